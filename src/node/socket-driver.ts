@@ -1,0 +1,313 @@
+// The only code that touches the TCP (or TLS) socket of an open WebSocket. It feeds reads to the
+// sans-I/O Connection and gathers everything the connection writes during one tick into a single
+// socket write, so replies to one read leave in one system call.
+
+import type { Duplex } from 'node:stream';
+import { Connection, ConnectionState, type Role } from '../protocol/connection.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { ConnectionClosedError, type LimitExceededError, type PeerError } from '../protocol/errors.js';
+import type { Limits } from '../protocol/limits.js';
+import type { PerMessageDeflate } from './deflate.js';
+import { nextMaskKey } from './mask-keys.js';
+
+export type SendCallback = (error?: Error) => void;
+
+/** What the driver reports to the WebSocket that owns it. */
+export interface DriverOwner {
+  onMessage(data: Buffer, isBinary: boolean): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  onPeerClose(code: number, reason: string): void;
+  onFailure(error: PeerError | LimitExceededError): void;
+  onDrain(): void;
+  onClosed(code: number, reason: string, wasClean: boolean): void;
+}
+
+export interface DriverOptions {
+  role: Role;
+  limits: Limits;
+  deflate: PerMessageDeflate | null;
+  /** Messages shorter than this are sent uncompressed even when compression was negotiated. */
+  deflateThresholdBytes: number;
+}
+
+interface QueuedMessage {
+  data: Buffer;
+  isBinary: boolean;
+  compress: boolean;
+  callback: SendCallback | undefined;
+}
+
+/** Below this, a batch is joined into one buffer instead of a gathered write. */
+const CONCAT_BELOW_BYTES = 64 * 1024;
+
+export class SocketDriver {
+  readonly connection: Connection;
+  /** Set on every read; the server's heartbeat clears it and pings. */
+  alive = true;
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private batchCallbacks: SendCallback[] = [];
+  private flushScheduled = false;
+  private endRequested = false;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private queue: QueuedMessage[] = [];
+  private queuedBytes = 0;
+  private compressing = false;
+  private pendingClose: { code: number | undefined; reason: string } | null = null;
+  private aboveHighWater = false;
+  private finished = false;
+  private peerReason = '';
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly owner: DriverOwner,
+    private readonly options: DriverOptions,
+  ) {
+    this.connection = new Connection(
+      {
+        role: options.role,
+        limits: options.limits,
+        compression: options.deflate !== null,
+        ...(options.role === 'client' ? { maskKey: nextMaskKey } : {}),
+      },
+      this,
+    );
+  }
+
+  /** Starts reading; `head` holds bytes that arrived with the handshake. */
+  start(head: Buffer): void {
+    const socket = this.socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
+    socket.setNoDelay?.(true);
+    socket.setTimeout?.(0);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onSocketClose);
+    socket.on('error', this.onSocketError);
+    socket.on('drain', this.onSocketDrain);
+    if (head.length > 0) this.connection.receiveData(head);
+    if ((socket as { destroyed?: boolean }).destroyed) this.onSocketClose();
+  }
+
+  get bufferedAmount(): number {
+    return this.batchBytes + this.queuedBytes + this.socket.writableLength;
+  }
+
+  /** Queues a message; false once the buffer is above the high-water mark (wait for drain). */
+  send(data: Buffer, isBinary: boolean, compress: boolean, callback: SendCallback | undefined): boolean {
+    const deflate = this.options.deflate !== null && compress && data.length >= this.options.deflateThresholdBytes;
+    if (!deflate && this.queue.length === 0 && !this.compressing) {
+      this.connection.send(data, isBinary);
+      if (callback !== undefined) this.batchCallbacks.push(callback);
+    } else {
+      if (this.connection.state !== ConnectionState.OPEN) this.connection.send(data, isBinary); // throws InvalidStateError
+      this.queue.push({ data, isBinary, compress: deflate, callback });
+      this.queuedBytes += data.length;
+      this.pump();
+    }
+    return this.checkHighWater();
+  }
+
+  /** Writes frames encoded once for many receivers. */
+  sendEncoded(chunks: readonly Buffer[]): void {
+    if (this.queue.length > 0 || this.compressing) {
+      // Keep message order: fall back to the queue with the payload already framed.
+      for (const chunk of chunks) this.queue.push({ data: chunk, isBinary: true, compress: false, callback: undefined });
+      this.queuedBytes += chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+      return;
+    }
+    this.connection.sendEncoded(chunks);
+  }
+
+  /** Starts the closing handshake once every queued message is out. */
+  close(code: number | undefined, reason: string): void {
+    if (this.queue.length > 0 || this.compressing) {
+      this.pendingClose ??= { code, reason };
+      return;
+    }
+    this.connection.close(code, reason);
+  }
+
+  terminate(): void {
+    this.socket.destroy();
+  }
+
+  // ---- ConnectionEvents ----
+
+  message(data: Buffer, isBinary: boolean): void {
+    this.owner.onMessage(data, isBinary);
+  }
+
+  ping(data: Buffer): void {
+    this.owner.onPing(data);
+  }
+
+  pong(data: Buffer): void {
+    this.owner.onPong(data);
+  }
+
+  closeFrame(code: number, reason: string): void {
+    this.peerReason = reason;
+    this.owner.onPeerClose(code, reason);
+  }
+
+  failure(error: PeerError | LimitExceededError): void {
+    this.owner.onFailure(error);
+  }
+
+  write(chunk: Buffer): void {
+    this.batch.push(chunk);
+    this.batchBytes += chunk.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushDriver, this);
+    }
+  }
+
+  end(): void {
+    this.endRequested = true;
+    if (!this.flushScheduled) this.flush();
+    this.armCloseTimer();
+  }
+
+  closeExpected(): void {
+    this.armCloseTimer();
+  }
+
+  inflate(payload: Buffer, fin: boolean): void {
+    const deflate = this.options.deflate;
+    if (deflate === null) return;
+    this.socket.pause(); // receive-side backpressure: nothing more is read until this frame is decoded
+    deflate.inflate(payload, fin, this.connection.remainingMessageBytes, (error, data) => {
+      if (error !== null) this.connection.inflateFailed(error);
+      else this.connection.inflated(data);
+      if (!this.finished) this.socket.resume();
+    });
+  }
+
+  // ---- internals ----
+
+  /** Hands the batch to the socket in one write. */
+  flush(): void {
+    this.flushScheduled = false;
+    const chunks = this.batch;
+    const callbacks = this.batchCallbacks;
+    const total = this.batchBytes;
+    this.batch = [];
+    this.batchCallbacks = [];
+    this.batchBytes = 0;
+    const socket = this.socket;
+    if (chunks.length > 0 && socket.writable) {
+      const done = callbacks.length === 0 ? undefined : (error?: Error | null) => runCallbacks(callbacks, error ?? undefined);
+      if (chunks.length === 1) socket.write(chunks[0]!, done);
+      else if (total < CONCAT_BELOW_BYTES) socket.write(Buffer.concat(chunks, total), done);
+      else {
+        socket.cork();
+        for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]!);
+        socket.write(chunks[chunks.length - 1]!, done);
+        socket.uncork();
+      }
+    } else if (callbacks.length > 0) {
+      runCallbacks(callbacks, this.closedError());
+    }
+    if (this.endRequested && socket.writable) socket.end();
+  }
+
+  private pump(): void {
+    while (!this.compressing && this.queue.length > 0) {
+      const item = this.queue.shift()!;
+      this.queuedBytes -= item.data.length;
+      if (this.connection.state !== ConnectionState.OPEN) {
+        item.callback?.(this.closedError());
+        continue;
+      }
+      if (!item.compress) {
+        this.connection.send(item.data, item.isBinary);
+        if (item.callback !== undefined) this.batchCallbacks.push(item.callback);
+        continue;
+      }
+      this.compressing = true;
+      this.queuedBytes += item.data.length;
+      this.options.deflate!.deflate(item.data, (error, compressed) => {
+        this.compressing = false;
+        this.queuedBytes -= item.data.length;
+        if (error !== null || this.connection.state !== ConnectionState.OPEN) {
+          item.callback?.(error ?? this.closedError());
+        } else {
+          this.connection.sendCompressed(compressed, item.isBinary);
+          if (item.callback !== undefined) this.batchCallbacks.push(item.callback);
+        }
+        this.pump();
+      });
+    }
+    if (!this.compressing && this.queue.length === 0 && this.pendingClose !== null) {
+      const { code, reason } = this.pendingClose;
+      this.pendingClose = null;
+      this.connection.close(code, reason);
+    }
+  }
+
+  private checkHighWater(): boolean {
+    const below = this.bufferedAmount < this.options.limits.highWaterMarkBytes;
+    if (!below) this.aboveHighWater = true;
+    return below;
+  }
+
+  private armCloseTimer(): void {
+    if (this.closeTimer !== null || this.finished) return;
+    this.closeTimer = setTimeout(() => this.socket.destroy(), this.options.limits.closeTimeoutMs);
+  }
+
+  private closedError(): ConnectionClosedError {
+    const connection = this.connection;
+    return new ConnectionClosedError(connection.sentCloseCode, connection.receivedCloseCode, false);
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.alive = true;
+    this.connection.receiveData(chunk);
+  };
+
+  private readonly onEnd = (): void => {
+    this.connection.receiveEof();
+    this.socket.end();
+  };
+
+  private readonly onSocketError = (): void => {
+    // ECONNRESET and friends: the 'close' that follows reports 1006.
+  };
+
+  private readonly onSocketDrain = (): void => {
+    if (this.aboveHighWater && this.bufferedAmount < this.options.limits.highWaterMarkBytes) {
+      this.aboveHighWater = false;
+      this.owner.onDrain();
+    }
+  };
+
+  private readonly onSocketClose = (): void => {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    const connection = this.connection;
+    connection.abort();
+    this.options.deflate?.close();
+    const error = this.closedError();
+    for (const item of this.queue) item.callback?.(error);
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (this.batchCallbacks.length > 0) runCallbacks(this.batchCallbacks, error);
+    this.batchCallbacks = [];
+    const received = connection.receivedCloseCode;
+    const wasClean = connection.closeFrameSent && received !== undefined;
+    this.owner.onClosed(received ?? CloseCode.ABNORMAL, this.peerReason, wasClean);
+  };
+
+}
+
+function flushDriver(driver: SocketDriver): void {
+  driver.flush();
+}
+
+function runCallbacks(callbacks: readonly SendCallback[], error: Error | undefined): void {
+  for (const callback of callbacks) callback(error);
+}

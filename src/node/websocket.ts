@@ -1,0 +1,371 @@
+// The WebSocket class: the browser API (WHATWG WebSockets) for clients, plus the `ws`-style
+// Node API (`on('message', (data, isBinary))`, send callbacks, ping, terminate). The same class
+// represents each connection a WebSocketServer accepts.
+
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { CloseCode, MAX_CLOSE_REASON_BYTES, isUserSettable, isWireValid } from '../protocol/close-codes.js';
+import { ConnectionState } from '../protocol/connection.js';
+import { InvalidAccessError, InvalidStateError, LimitExceededError, SyntaxError, type PeerError } from '../protocol/errors.js';
+import { resolveLimits, type Limits } from '../protocol/limits.js';
+import type { DeflateOptions } from '../protocol/permessage-deflate.js';
+import { SocketDriver, type DriverOwner, type SendCallback } from './socket-driver.js';
+import { PerMessageDeflate } from './deflate.js';
+import { CloseEvent, ErrorEvent, binaryMessageData, type BinaryType } from './whatwg-events.js';
+import { connectClient, type ClientOptions } from './client-handshake.js';
+import type { DeflateParams } from '../protocol/permessage-deflate.js';
+
+export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+/** What a server (or the client handshake) hands over once the opening handshake succeeded. */
+export interface EstablishedSocket {
+  socket: Duplex;
+  head: Buffer;
+  role: 'server' | 'client';
+  protocol: string;
+  extensions: string;
+  deflate: { params: DeflateParams; options: DeflateOptions } | null;
+  limits: Limits;
+}
+
+export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
+export interface SendOptions {
+  binary?: boolean;
+  compress?: boolean;
+}
+
+/** Internal: the option by which a server hands an accepted connection to the constructor. */
+export const ACCEPTED = Symbol('tidewire.accepted');
+
+export interface WebSocketOptions extends ClientOptions {
+  [ACCEPTED]?: EstablishedSocket;
+}
+
+type WhatwgType = 'open' | 'message' | 'error' | 'close';
+type Handler = ((event: any) => void) | null;
+
+/** Default threshold below which negotiated compression is skipped. */
+const DEFAULT_DEFLATE_THRESHOLD_BYTES = 128;
+
+export class WebSocket extends EventTarget implements DriverOwner {
+  static readonly CONNECTING = ReadyState.CONNECTING;
+  static readonly OPEN = ReadyState.OPEN;
+  static readonly CLOSING = ReadyState.CLOSING;
+  static readonly CLOSED = ReadyState.CLOSED;
+  /** `new WebSocket.Server({ port })` as in the `ws` package; set by server.ts. */
+  declare static Server: typeof import('./server.js').WebSocketServer;
+  declare static WebSocketServer: typeof import('./server.js').WebSocketServer;
+  readonly CONNECTING = ReadyState.CONNECTING;
+  readonly OPEN = ReadyState.OPEN;
+  readonly CLOSING = ReadyState.CLOSING;
+  readonly CLOSED = ReadyState.CLOSED;
+
+  readonly url: string;
+  readyState: ReadyState = ReadyState.CONNECTING;
+  protocol = '';
+  extensions = '';
+  private binaryKind: BinaryType = 'blob';
+  private driver: SocketDriver | null = null;
+  private limits: Limits;
+  private readonly emitter = new EventEmitter();
+  private readonly handlers: Record<WhatwgType, Handler> = { open: null, message: null, error: null, close: null };
+  private readonly whatwgListeners: Record<WhatwgType, number> = { open: 0, message: 0, error: 0, close: 0 };
+  /** Bytes passed to send() after the connection closed (WHATWG: they still count). */
+  private discardedBytes = 0;
+
+  constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
+    super();
+    const accepted = options[ACCEPTED];
+    if (accepted !== undefined) {
+      this.serverSide = true;
+      this.url = String(url);
+      this.limits = accepted.limits;
+      this.establish(accepted);
+      return;
+    }
+    this.limits = resolveLimits({ ...options.limits, ...(options.maxPayload !== undefined ? { maxMessageBytes: options.maxPayload } : {}) });
+    this.url = connectClient(this, url, protocols, options, this.limits);
+  }
+
+  // ---- attributes ----
+
+  get binaryType(): BinaryType {
+    return this.binaryKind;
+  }
+
+  set binaryType(value: BinaryType) {
+    if (value === 'blob' || value === 'arraybuffer' || value === 'nodebuffer') this.binaryKind = value;
+  }
+
+  get bufferedAmount(): number {
+    return (this.driver?.bufferedAmount ?? 0) + this.discardedBytes;
+  }
+
+  // ---- methods ----
+
+  send(data: SendData, optionsOrCallback?: SendOptions | SendCallback, maybeCallback?: SendCallback): boolean {
+    const options = typeof optionsOrCallback === 'object' ? optionsOrCallback : {};
+    const callback = typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback;
+    if (this.readyState === ReadyState.CONNECTING) throw new InvalidStateError('Cannot send before the connection is open');
+    if (data instanceof Blob) {
+      this.sendBlob(data, options, callback);
+      return true;
+    }
+    const { bytes, isBinary } = toPayload(data, options.binary);
+    const driver = this.driver;
+    if (this.readyState !== ReadyState.OPEN || driver === null || driver.connection.state !== ConnectionState.OPEN) {
+      this.discardedBytes += bytes.length; // WHATWG §send: closing or closed, the data is discarded but counted
+      if (callback !== undefined) process.nextTick(callback, new InvalidStateError('The connection is not open'));
+      return false;
+    }
+    if (driver.bufferedAmount + bytes.length > this.limits.maxBufferedBytes) {
+      const error = new LimitExceededError('maxBufferedBytes', this.limits.maxBufferedBytes, driver.bufferedAmount + bytes.length, CloseCode.TRY_AGAIN_LATER);
+      if (callback !== undefined) process.nextTick(callback, error);
+      this.closeWith(CloseCode.TRY_AGAIN_LATER, 'outbound buffer full');
+      return false;
+    }
+    return driver.send(bytes, isBinary, options.compress ?? true, callback);
+  }
+
+  ping(data: SendData = Buffer.alloc(0)): void {
+    this.control('ping', data);
+  }
+
+  pong(data: SendData = Buffer.alloc(0)): void {
+    this.control('pong', data);
+  }
+
+  /** WHATWG close(): code 1000 or 3000–4999 and a reason of at most 123 UTF-8 bytes. */
+  close(code?: number, reason?: string): void {
+    if (code !== undefined && !isUserSettable(code) && !(this.isServerSide && isWireValid(code))) {
+      throw new InvalidAccessError(`Close code ${code} is not allowed: use 1000 or 3000-4999`);
+    }
+    const reasonText = reason ?? '';
+    if (Buffer.byteLength(reasonText, 'utf8') > MAX_CLOSE_REASON_BYTES) {
+      throw new SyntaxError(`The close reason must be at most ${MAX_CLOSE_REASON_BYTES} UTF-8 bytes`);
+    }
+    if (reasonText !== '' && code === undefined) throw new SyntaxError('A close reason needs a close code');
+    this.closeWith(code, reasonText);
+  }
+
+  /** Drops the TCP connection at once; the close event reports 1006. */
+  terminate(): void {
+    if (this.readyState === ReadyState.CLOSED) return;
+    if (this.driver === null) {
+      this.abortHandshake?.();
+      return;
+    }
+    this.readyState = ReadyState.CLOSING;
+    this.driver.terminate();
+  }
+
+  // ---- ws-style events ----
+
+  on(event: string, listener: (...args: any[]) => void): this {
+    this.emitter.on(event, listener);
+    return this;
+  }
+
+  once(event: string, listener: (...args: any[]) => void): this {
+    this.emitter.once(event, listener);
+    return this;
+  }
+
+  off(event: string, listener: (...args: any[]) => void): this {
+    this.emitter.off(event, listener);
+    return this;
+  }
+
+  addListener(event: string, listener: (...args: any[]) => void): this {
+    return this.on(event, listener);
+  }
+
+  removeListener(event: string, listener: (...args: any[]) => void): this {
+    return this.off(event, listener);
+  }
+
+  removeAllListeners(event?: string): this {
+    this.emitter.removeAllListeners(event);
+    return this;
+  }
+
+  listenerCount(event: string): number {
+    return this.emitter.listenerCount(event);
+  }
+
+  emit(event: string, ...args: unknown[]): boolean {
+    return this.emitter.emit(event, ...args);
+  }
+
+  // ---- WHATWG events ----
+
+  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
+    if (isWhatwgType(type) && listener !== null) this.whatwgListeners[type]++;
+    super.addEventListener(type, listener, options);
+  }
+
+  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
+    if (isWhatwgType(type) && listener !== null && this.whatwgListeners[type] > 0) this.whatwgListeners[type]--;
+    super.removeEventListener(type, listener, options);
+  }
+
+  get onopen(): Handler { return this.handlers.open; }
+  set onopen(handler: Handler) { this.setHandler('open', handler); }
+  get onmessage(): Handler { return this.handlers.message; }
+  set onmessage(handler: Handler) { this.setHandler('message', handler); }
+  get onerror(): Handler { return this.handlers.error; }
+  set onerror(handler: Handler) { this.setHandler('error', handler); }
+  get onclose(): Handler { return this.handlers.close; }
+  set onclose(handler: Handler) { this.setHandler('close', handler); }
+
+  // ---- lifecycle, driven by the handshake and the driver (internal) ----
+
+  /** Set by the client handshake so terminate()/close() can abort it. */
+  abortHandshake: (() => void) | undefined;
+
+  /** The opening handshake succeeded (internal). */
+  establish(established: EstablishedSocket): void {
+    this.protocol = established.protocol;
+    this.extensions = established.extensions;
+    this.limits = established.limits;
+    const deflate = established.deflate === null
+      ? null
+      : new PerMessageDeflate(established.deflate.params, established.role === 'server', established.deflate.options);
+    this.driver = new SocketDriver(established.socket, this, {
+      role: established.role,
+      limits: established.limits,
+      deflate,
+      deflateThresholdBytes: established.deflate?.options.threshold ?? DEFAULT_DEFLATE_THRESHOLD_BYTES,
+    });
+    this.readyState = ReadyState.OPEN;
+  }
+
+  /** Starts reading after 'open'/'connection' listeners had their chance to attach (internal). */
+  startReading(head: Buffer): void {
+    this.driver?.start(head);
+  }
+
+  /** The opening handshake failed (client side, internal): error, then close with 1006. */
+  failHandshake(error: Error): void {
+    if (this.readyState === ReadyState.CLOSED) return;
+    this.readyState = ReadyState.CLOSED;
+    this.emitError(error);
+    this.emitClose(CloseCode.ABNORMAL, '', false);
+  }
+
+  /** The server's heartbeat (internal). */
+  get driverForServer(): SocketDriver | null {
+    return this.driver;
+  }
+
+  get isServerSide(): boolean {
+    return this.serverSide;
+  }
+
+  private serverSide = false;
+
+  onMessage(data: Buffer, isBinary: boolean): void {
+    this.emitter.emit('message', data, isBinary);
+    if (this.whatwgListeners.message > 0) {
+      const payload = isBinary ? binaryMessageData(data, this.binaryKind) : data.toString('utf8');
+      this.dispatchEvent(new MessageEvent('message', { data: payload, origin: originOf(this.url) }));
+    }
+  }
+
+  onPing(data: Buffer): void {
+    this.emitter.emit('ping', data);
+  }
+
+  onPong(data: Buffer): void {
+    this.emitter.emit('pong', data);
+  }
+
+  onPeerClose(): void {
+    this.readyState = ReadyState.CLOSING;
+  }
+
+  onFailure(error: PeerError | LimitExceededError): void {
+    this.readyState = ReadyState.CLOSING;
+    this.emitError(error);
+  }
+
+  onDrain(): void {
+    this.emitter.emit('drain');
+  }
+
+  onClosed(code: number, reason: string, wasClean: boolean): void {
+    this.readyState = ReadyState.CLOSED;
+    this.emitClose(code, reason, wasClean);
+  }
+
+  // ---- internals ----
+
+  private closeWith(code: number | undefined, reason: string): void {
+    if (this.readyState === ReadyState.CLOSING || this.readyState === ReadyState.CLOSED) return;
+    if (this.driver === null) {
+      // WHATWG: closing while connecting fails the connection.
+      this.abortHandshake?.();
+      return;
+    }
+    this.readyState = ReadyState.CLOSING;
+    this.driver.close(code, reason);
+  }
+
+  private control(kind: 'ping' | 'pong', data: SendData): void {
+    if (this.readyState === ReadyState.CONNECTING) throw new InvalidStateError(`Cannot ${kind} before the connection is open`);
+    if (data instanceof Blob) throw new TypeError(`${kind} data cannot be a Blob`);
+    const driver = this.driver;
+    if (driver === null || driver.connection.state !== ConnectionState.OPEN) return;
+    const { bytes } = toPayload(data, true);
+    if (kind === 'ping') driver.connection.ping(bytes);
+    else driver.connection.pong(bytes);
+  }
+
+  private sendBlob(blob: Blob, options: SendOptions, callback: SendCallback | undefined): void {
+    // Blobs are read asynchronously; sends after this one wait so order is kept.
+    blob.arrayBuffer().then(
+      (buffer) => this.send(Buffer.from(buffer), { ...options, binary: true }, callback),
+      (error: Error) => callback?.(error),
+    );
+  }
+
+  private setHandler(type: WhatwgType, handler: Handler): void {
+    const previous = this.handlers[type];
+    if (previous !== null) this.removeEventListener(type, previous as EventListener);
+    this.handlers[type] = typeof handler === 'function' ? handler : null;
+    if (this.handlers[type] !== null) this.addEventListener(type, this.handlers[type] as EventListener);
+  }
+
+  private emitError(error: Error): void {
+    // An unhandled 'error' must not crash a server because of one bad peer.
+    if (this.emitter.listenerCount('error') > 0) this.emitter.emit('error', error);
+    if (this.whatwgListeners.error > 0) this.dispatchEvent(new ErrorEvent('error', { error, message: error.message }));
+  }
+
+  private emitClose(code: number, reason: string, wasClean: boolean): void {
+    this.emitter.emit('close', code, Buffer.from(reason, 'utf8'));
+    if (this.whatwgListeners.close > 0) this.dispatchEvent(new CloseEvent('close', { code, reason, wasClean }));
+  }
+}
+
+function isWhatwgType(type: string): type is WhatwgType {
+  return type === 'open' || type === 'message' || type === 'error' || type === 'close';
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '';
+  }
+}
+
+/** Turns what send() accepts into bytes and a frame type (strings are text unless told otherwise). */
+function toPayload(data: Exclude<SendData, Blob>, binary: boolean | undefined): { bytes: Buffer; isBinary: boolean } {
+  if (typeof data === 'string') return { bytes: Buffer.from(data, 'utf8'), isBinary: binary ?? false };
+  if (Buffer.isBuffer(data)) return { bytes: data, isBinary: binary ?? true };
+  if (data instanceof ArrayBuffer) return { bytes: Buffer.from(data), isBinary: binary ?? true };
+  if (ArrayBuffer.isView(data)) return { bytes: Buffer.from(data.buffer, data.byteOffset, data.byteLength), isBinary: binary ?? true };
+  throw new TypeError('send() takes a string, Buffer, ArrayBuffer, ArrayBufferView or Blob');
+}
