@@ -34,9 +34,10 @@ export type DeflateRole = 'server' | 'client';
 
 const MIN_WINDOW_BITS = 8;
 const MAX_WINDOW_BITS = 15;
-// zlib cannot build a raw deflate compressor with a 256-byte window (windowBits 8 is refused or
-// silently raised to 9), so this side never promises to *compress* with fewer than 9 bits.
-// Decompressing with 8 is fine. Lowering this to 8 is the one change needed to accept such offers.
+// zlib has no raw deflate compressor with a 256-byte window: windowBits 8 is refused (zlib >= 1.2.9)
+// or raised to 9 (node does that). So this side never promises to *compress* with fewer than 9 bits;
+// decompressing with 8 is fine. (A 9-bit zlib stream never reaches back more than 250 bytes, which
+// node documents as effectively an 8-bit window: lowering this to 8 would accept such offers.)
 const MIN_COMPRESSOR_WINDOW_BITS = 9;
 // "a decimal integer value without leading zeroes between 8 to 15 inclusive" (RFC 7692 §7.1.2)
 const WINDOW_BITS_VALUE = /^(?:[89]|1[0-5])$/;
