@@ -34,11 +34,10 @@ export type DeflateRole = 'server' | 'client';
 
 const MIN_WINDOW_BITS = 8;
 const MAX_WINDOW_BITS = 15;
-// zlib has no raw deflate compressor with a 256-byte window: windowBits 8 is refused (zlib >= 1.2.9)
-// or raised to 9 (node does that). So this side never promises to *compress* with fewer than 9 bits;
-// decompressing with 8 is fine. (A 9-bit zlib stream never reaches back more than 250 bytes, which
-// node documents as effectively an 8-bit window: lowering this to 8 would accept such offers.)
-const MIN_COMPRESSOR_WINDOW_BITS = 9;
+// zlib has no raw deflate compressor with a 256-byte window: node raises windowBits 8 to 9. That is
+// still safe to promise as 8: a 9-bit zlib stream never reaches back more than 250 bytes (node's
+// zlib docs; measured here too), so an inflater with an 8-bit window decodes it.
+const MIN_COMPRESSOR_WINDOW_BITS = MIN_WINDOW_BITS;
 // "a decimal integer value without leading zeroes between 8 to 15 inclusive" (RFC 7692 §7.1.2)
 const WINDOW_BITS_VALUE = /^(?:[89]|1[0-5])$/;
 
