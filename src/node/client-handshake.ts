@@ -111,7 +111,7 @@ export function connectClient(target: HandshakeTarget, input: string | URL, prot
     });
     target.emit('open');
     target.dispatchEvent(new Event('open'));
-    if (target.readyState !== 3) target.startReading(head);
+    target.startReading(head);
   });
   request.end();
   return url.href;

@@ -108,7 +108,7 @@ export class WebSocketServer extends EventEmitter {
         this.connections.add(ws);
         ws.on('close', () => this.connections.delete(ws));
         callback(ws, req);
-        if (ws.readyState === ReadyState.OPEN) ws.startReading(head);
+        ws.startReading(head); // also when the handler already closed it: the closing handshake needs the reads
       },
       (error: unknown) => {
         clearTimeout(timer);
