@@ -133,8 +133,7 @@ export class WebSocketServer extends EventEmitter {
         ws.close(CloseCode.TRY_AGAIN_LATER, 'outbound buffer full'); // a slow consumer never holds the others back
         continue;
       }
-      driver.sendEncoded(chunks);
-      receivers++;
+      if (driver.sendEncoded(chunks)) receivers++;
     }
     return receivers;
   }

@@ -34,7 +34,8 @@ export interface DriverOptions {
 interface QueuedMessage {
   data: Buffer;
   isBinary: boolean;
-  compress: boolean;
+  /** How to send it: frame it plainly, compress then frame it, or write it as is (already framed). */
+  kind: 'plain' | 'compress' | 'encoded';
   callback: SendCallback | undefined;
 }
 
@@ -101,22 +102,24 @@ export class SocketDriver {
       if (callback !== undefined) this.batchCallbacks.push(callback);
     } else {
       if (this.connection.state !== ConnectionState.OPEN) this.connection.send(data, isBinary); // throws InvalidStateError
-      this.queue.push({ data, isBinary, compress: deflate, callback });
+      this.queue.push({ data, isBinary, kind: deflate ? 'compress' : 'plain', callback });
       this.queuedBytes += data.length;
       this.pump();
     }
     return this.checkHighWater();
   }
 
-  /** Writes frames encoded once for many receivers. */
-  sendEncoded(chunks: readonly Buffer[]): void {
+  /** Writes frames encoded once for many receivers; false when this connection is no longer open. */
+  sendEncoded(chunks: readonly Buffer[]): boolean {
+    if (this.connection.state !== ConnectionState.OPEN) return false;
     if (this.queue.length > 0 || this.compressing) {
       // Keep message order: fall back to the queue with the payload already framed.
-      for (const chunk of chunks) this.queue.push({ data: chunk, isBinary: true, compress: false, callback: undefined });
+      for (const chunk of chunks) this.queue.push({ data: chunk, isBinary: true, kind: 'encoded', callback: undefined });
       this.queuedBytes += chunks.reduce((sum, chunk) => sum + chunk.length, 0);
-      return;
+      return true;
     }
     this.connection.sendEncoded(chunks);
+    return true;
   }
 
   /** Starts the closing handshake once every queued message is out. */
@@ -221,8 +224,9 @@ export class SocketDriver {
         item.callback?.(this.closedError());
         continue;
       }
-      if (!item.compress) {
-        this.connection.send(item.data, item.isBinary);
+      if (item.kind !== 'compress') {
+        if (item.kind === 'encoded') this.connection.sendEncoded([item.data]);
+        else this.connection.send(item.data, item.isBinary);
         if (item.callback !== undefined) this.batchCallbacks.push(item.callback);
         continue;
       }
