@@ -65,11 +65,19 @@ export class Connection implements FrameSink {
   private fragmentCount = 0;
   private frameOpcode = 0;
   private frameFin = false;
+  /** A compressed frame was handed to `events.inflate` and its answer has not come yet. */
+  private awaitingInflate = false;
+  /** Inside the `events.inflate` call (a driver may answer synchronously). */
+  private insideInflateCall = false;
 
   constructor(
     private readonly options: ConnectionOptions,
     private readonly events: ConnectionEvents,
   ) {
+    // RFC 6455 §5.1: a client masks every frame, a server none.
+    if ((options.role === Role.CLIENT) !== (options.maskKey !== undefined)) {
+      throw new TypeError('A client connection needs a maskKey source and a server connection must not have one');
+    }
     this.parser = new FrameParser(this, options.role === Role.SERVER);
     this.message = new MessageBuffer(options.limits.maxMessageBytes);
   }
@@ -138,8 +146,10 @@ export class Connection implements FrameSink {
   // ---- the decompressor's answers ----
 
   inflated(data: Buffer): void {
-    if (this.state === ConnectionState.CLOSED) return;
-    if (this.appendMessageData(data, this.frameFin)) this.parser.resume();
+    if (this.state === ConnectionState.CLOSED || !this.awaitingInflate) return;
+    this.awaitingInflate = false;
+    // Answered within inflate(): the parser loop is still running and simply goes on.
+    if (this.appendMessageData(data, this.frameFin) && !this.insideInflateCall) this.parser.resume();
   }
 
   inflateFailed(error: PeerError | LimitExceededError): void {
@@ -181,10 +191,7 @@ export class Connection implements FrameSink {
         return false;
       default:
         if (this.closeFrameSent) return this.discardAfterClose();
-        if (this.messageCompressed) {
-          this.events.inflate(payload, this.frameFin);
-          return false;
-        }
+        if (this.messageCompressed) return this.requestInflate(payload);
         return this.appendMessageData(payload, this.frameFin);
     }
   }
@@ -225,16 +232,29 @@ export class Connection implements FrameSink {
     return null;
   }
 
+  /** Hands a compressed frame to the driver; true when it was answered at once and parsing may go on. */
+  private requestInflate(payload: Buffer): boolean {
+    this.awaitingInflate = true;
+    this.insideInflateCall = true;
+    try {
+      this.events.inflate(payload, this.frameFin);
+    } finally {
+      this.insideInflateCall = false;
+    }
+    return !this.awaitingInflate && this.state !== ConnectionState.CLOSED;
+  }
+
   /** Adds decoded bytes to the message; delivers it on `fin`. False when the connection failed. */
   private appendMessageData(data: Buffer, fin: boolean): boolean {
     const isText = this.messageOpcode === Opcode.TEXT;
+    const max = this.options.limits.maxMessageBytes;
     if (fin && this.message.length === 0 && this.fragmentCount === 1) {
-      // One frame, one message: no copy, the native UTF-8 check.
+      // One frame, one message: no copy, the native UTF-8 check. (Decompressed data is checked against the limit here too.)
+      if (data.length > max) return this.fail(new LimitExceededError('maxMessageBytes', max, data.length));
       if (isText && !isValidUtf8(data)) return this.fail(new PeerError('invalid UTF-8 in a text message', CloseCode.INVALID_PAYLOAD));
       return this.deliver(data);
     }
     if (data.length > this.remainingMessageBytes) {
-      const max = this.options.limits.maxMessageBytes;
       return this.fail(new LimitExceededError('maxMessageBytes', max, this.message.length + data.length));
     }
     // RFC 6455 §8.1 fail fast: a text message is checked fragment by fragment.

@@ -2,6 +2,7 @@
 // frames. A payload that lies inside one read is a view of that read, unmasked in place; one
 // that spans reads is gathered into a buffer allocated once, at its known length.
 
+import { kMaxLength } from 'node:buffer';
 import { PeerError, LimitExceededError } from './errors.js';
 import { applyMask } from './masking.js';
 import { isControlOpcode, isKnownOpcode } from './opcodes.js';
@@ -19,6 +20,12 @@ export interface FrameSink {
 
 const EMPTY = Buffer.alloc(0);
 const MAX_HEADER_BYTES = 14;
+/**
+ * A payload spanning reads is gathered into one buffer. Up to this size it is allocated at its
+ * declared length; beyond, it grows with what actually arrived (doubling), so a header that
+ * merely claims a huge length does not reserve that memory.
+ */
+const PREALLOCATE_MAX_BYTES = 1024 * 1024;
 
 export class FrameParser {
   private readonly headerBuffer = Buffer.allocUnsafe(MAX_HEADER_BYTES);
@@ -182,13 +189,17 @@ export class FrameParser {
         this.deliver(payload);
         return end;
       }
-      this.gathered = Buffer.allocUnsafe(this.payloadLength);
+      if (this.payloadLength > kMaxLength) {
+        return this.error(new LimitExceededError('frameBytes', kMaxLength, this.payloadLength));
+      }
+      this.gathered = Buffer.allocUnsafe(Math.min(this.payloadLength, PREALLOCATE_MAX_BYTES));
       this.gatheredFilled = 0;
     }
     const take = Math.min(available, this.payloadLength - this.gatheredFilled);
     const piece = chunk.subarray(offset, offset + take);
     if (this.masked) applyMask(piece, this.maskKey, this.gatheredFilled);
-    piece.copy(this.gathered, this.gatheredFilled);
+    this.reserve(this.gatheredFilled + take);
+    piece.copy(this.gathered!, this.gatheredFilled);
     this.gatheredFilled += take;
     if (this.gatheredFilled === this.payloadLength) {
       const payload = this.gathered;
@@ -196,6 +207,15 @@ export class FrameParser {
       this.deliver(payload);
     }
     return offset + take;
+  }
+
+  /** Grows the gathering buffer geometrically up to the declared payload length. */
+  private reserve(needed: number): void {
+    const current = this.gathered!;
+    if (needed <= current.length) return;
+    const grown = Buffer.allocUnsafe(Math.min(this.payloadLength, Math.max(needed, current.length * 2)));
+    current.copy(grown, 0, 0, this.gatheredFilled);
+    this.gathered = grown;
   }
 
   private deliver(payload: Buffer): void {
