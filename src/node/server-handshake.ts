@@ -21,6 +21,7 @@ export interface HandshakePolicy {
   verifyClient: VerifyClient | undefined;
   handleProtocols: HandleProtocols | undefined;
   deflate: DeflateOptions | null;
+  maxHeaderCount: number;
 }
 
 export interface Accepted {
@@ -31,6 +32,8 @@ export interface Accepted {
 
 /** Answers the handshake on `socket`; resolves with what was agreed, or null after a rejection was sent. */
 export async function answerHandshake(req: IncomingMessage, socket: Duplex, policy: HandshakePolicy): Promise<Accepted | null> {
+  // node's own maxHeadersCount drops extra lines silently; refuse them instead.
+  if (req.rawHeaders.length / 2 > policy.maxHeaderCount) return reject(socket, 431, 'Too many header lines');
   const checked = validateClientRequest({ method: req.method, httpVersion: req.httpVersion, headers: req.headers as Record<string, string | string[] | undefined> });
   if (!checked.ok) return reject(socket, checked.status, checked.reason, checked.headers);
   const origin = headerValue(req.headers.origin);

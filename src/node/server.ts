@@ -60,6 +60,7 @@ export class WebSocketServer extends EventEmitter {
       verifyClient: options.verifyClient,
       handleProtocols: options.handleProtocols,
       deflate,
+      maxHeaderCount: this.limits.maxHandshakeHeaderCount,
     };
     const interval = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.heartbeat = interval > 0 ? new Heartbeat(this.connections, interval) : null;
@@ -168,6 +169,7 @@ export class WebSocketServer extends EventEmitter {
       requestTimeout: this.limits.handshakeTimeoutMs,
       connectionsCheckingInterval: Math.max(50, Math.min(1000, this.limits.handshakeTimeoutMs / 2)),
     });
+    server.maxHeadersCount = this.limits.maxHandshakeHeaderCount + 1; // keep one more so the excess is seen
     server.on('request', (_req, res) => {
       const body = 'Upgrade Required: this is a WebSocket endpoint';
       res.writeHead(426, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body), Upgrade: 'websocket', Connection: 'close' });

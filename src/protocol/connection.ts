@@ -69,6 +69,8 @@ export class Connection implements FrameSink {
   private awaitingInflate = false;
   /** Inside the `events.inflate` call (a driver may answer synchronously). */
   private insideInflateCall = false;
+  /** The current frame's text was validated piece by piece as it arrived. */
+  private frameTextStreamed = false;
 
   constructor(
     private readonly options: ConnectionOptions,
@@ -196,6 +198,14 @@ export class Connection implements FrameSink {
     }
   }
 
+  onFramePayloadPart(part: Buffer): boolean {
+    // RFC 6455 §8.1 fail fast, within a frame too (Autobahn 6.4.3/6.4.4): validate text as it arrives.
+    if (this.messageOpcode !== Opcode.TEXT || this.messageCompressed || isControlOpcode(this.frameOpcode) || this.closeFrameSent) return true;
+    this.frameTextStreamed = true;
+    if (this.textValidator.push(part)) return true;
+    return this.fail(new PeerError('invalid UTF-8 in a text message', CloseCode.INVALID_PAYLOAD));
+  }
+
   onFrameError(error: PeerError | LimitExceededError): void {
     this.fail(error);
   }
@@ -247,18 +257,22 @@ export class Connection implements FrameSink {
   /** Adds decoded bytes to the message; delivers it on `fin`. False when the connection failed. */
   private appendMessageData(data: Buffer, fin: boolean): boolean {
     const isText = this.messageOpcode === Opcode.TEXT;
+    const alreadyValidated = this.frameTextStreamed;
+    this.frameTextStreamed = false;
     const max = this.options.limits.maxMessageBytes;
     if (fin && this.message.length === 0 && this.fragmentCount === 1) {
       // One frame, one message: no copy, the native UTF-8 check. (Decompressed data is checked against the limit here too.)
       if (data.length > max) return this.fail(new LimitExceededError('maxMessageBytes', max, data.length));
-      if (isText && !isValidUtf8(data)) return this.fail(new PeerError('invalid UTF-8 in a text message', CloseCode.INVALID_PAYLOAD));
+      if (isText && !(alreadyValidated ? this.textValidator.end() : isValidUtf8(data))) {
+        return this.fail(new PeerError('invalid UTF-8 in a text message', CloseCode.INVALID_PAYLOAD));
+      }
       return this.deliver(data);
     }
     if (data.length > this.remainingMessageBytes) {
       return this.fail(new LimitExceededError('maxMessageBytes', max, this.message.length + data.length));
     }
     // RFC 6455 §8.1 fail fast: a text message is checked fragment by fragment.
-    if (isText && !this.textValidator.push(data)) {
+    if (isText && !alreadyValidated && !this.textValidator.push(data)) {
       return this.fail(new PeerError('invalid UTF-8 in a text message', CloseCode.INVALID_PAYLOAD));
     }
     this.message.append(data);

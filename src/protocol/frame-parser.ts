@@ -14,6 +14,8 @@ export interface FrameSink {
   onFrameHeader(fin: boolean, rsv: number, opcode: number, payloadLength: number): boolean;
   /** The whole (unmasked) payload of the frame whose header came last. */
   onFramePayload(payload: Buffer): boolean;
+  /** An unmasked piece of a payload that spans reads, as it arrives (so text can fail fast). */
+  onFramePayloadPart(part: Buffer): boolean;
   /** The peer sent something that is not a frame; parsing has stopped. */
   onFrameError(error: PeerError | LimitExceededError): void;
 }
@@ -201,6 +203,10 @@ export class FrameParser {
     this.reserve(this.gatheredFilled + take);
     piece.copy(this.gathered!, this.gatheredFilled);
     this.gatheredFilled += take;
+    if (!this.sink.onFramePayloadPart(piece)) {
+      this.stop(); // the sink failed the connection
+      return offset + take;
+    }
     if (this.gatheredFilled === this.payloadLength) {
       const payload = this.gathered;
       this.gathered = null;

@@ -28,6 +28,13 @@ class RecordingSink implements FrameSink {
     return this.answerPayload(event);
   }
 
+  /** Pieces of payloads spanning reads, kept apart from `events` (their split depends on the reads). */
+  readonly parts: Buffer[] = [];
+  onFramePayloadPart(part: Buffer): boolean {
+    this.parts.push(Buffer.from(part));
+    return true;
+  }
+
   onFrameError(error: PeerError | LimitExceededError): void {
     this.events.push({ type: 'error', error });
   }
@@ -186,6 +193,17 @@ describe('FrameParser splits and coalescing', () => {
     const delivered = (sink.events[1] as Extract<SinkEvent, { type: 'payload' }>).view;
     assert.deepEqual(delivered, Buffer.alloc(1000, 9));
     for (const piece of pieces) assert.notEqual(delivered.buffer, piece.buffer);
+  });
+
+  it('server reports the unmasked pieces of a payload spanning reads as they arrive, before the whole', () => {
+    const payload = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+    const bytes = frame({ opcode: 0x1, payload, maskKey: KEY });
+    const { parser, sink } = parserFor('server');
+    parser.push(ownCopy(bytes.subarray(0, 300)));
+    assert.equal(sink.events.length, 1, 'only the header so far');
+    assert.deepEqual(Buffer.concat(sink.parts), payload.subarray(0, 300 - 8)); // 8 header bytes: 2 + 16-bit length + mask key
+    parser.push(ownCopy(bytes.subarray(300)));
+    assert.deepEqual(Buffer.concat(sink.parts), payload);
   });
 
   it('any split of a frame sequence gives the same headers and payloads (property)', () => {
