@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The `tidewire` command line: `echo` (conformance and benchmark target), `connect`
-// (interactive client) and `demo` (the page and endpoints of `npm start`).
+// (interactive client), `demo` (the page and endpoints of `npm start`) and `fuzzing-client`
+// (the client side of an Autobahn testsuite run).
 
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { connectCommand } from './connect-command.js';
 import { demoCommand } from './demo-command.js';
 import { echoCommand } from './echo-command.js';
+import { fuzzingClientCommand } from './fuzzing-client-command.js';
 
 // package.json is outside the build's rootDir, so it is read at run time rather than imported.
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -16,7 +18,8 @@ const program = new Command('tidewire')
   .version(version)
   .addCommand(echoCommand())
   .addCommand(connectCommand())
-  .addCommand(demoCommand());
+  .addCommand(demoCommand())
+  .addCommand(fuzzingClientCommand());
 
 try {
   await program.parseAsync(process.argv);
