@@ -22,6 +22,8 @@ export interface HandshakePolicy {
   handleProtocols: HandleProtocols | undefined;
   deflate: DeflateOptions | null;
   maxHeaderCount: number;
+  /** Checked after the asynchronous verifyClient: a server closing meanwhile answers 503. */
+  isShuttingDown: () => boolean;
 }
 
 export interface Accepted {
@@ -46,6 +48,7 @@ export async function answerHandshake(req: IncomingMessage, socket: Duplex, poli
     if (verdict === false) return reject(socket, 401, 'Unauthorized');
     if (typeof verdict === 'object') return reject(socket, verdict.status, verdict.message ?? 'Rejected', verdict.headers);
   }
+  if (policy.isShuttingDown()) return reject(socket, 503, 'The server is shutting down');
   const offered = new Set(checked.protocols);
   const chosen = policy.handleProtocols ? policy.handleProtocols(offered, req) : (checked.protocols[0] ?? false);
   const protocol = typeof chosen === 'string' && offered.has(chosen) ? chosen : '';

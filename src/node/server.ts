@@ -46,6 +46,7 @@ export class WebSocketServer extends EventEmitter {
   private httpServer: http.Server | https.Server | null = null;
   private ownsServer = false;
   private closing = false;
+  private closed = false;
 
   constructor(options: WebSocketServerOptions, onListening?: () => void) {
     super();
@@ -61,6 +62,7 @@ export class WebSocketServer extends EventEmitter {
       handleProtocols: options.handleProtocols,
       deflate,
       maxHeaderCount: this.limits.maxHandshakeHeaderCount,
+      isShuttingDown: () => this.closing,
     };
     const interval = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
     this.heartbeat = interval > 0 ? new Heartbeat(this.connections, interval) : null;
@@ -95,6 +97,7 @@ export class WebSocketServer extends EventEmitter {
         clearTimeout(timer);
         socket.removeListener('error', ignoreError);
         if (accepted === null || socket.destroyed) return;
+        if (this.closing) return void socket.destroy(); // shut down while the handshake was answered
         const ws = new WebSocket(requestUrl(req), undefined, {
           [ACCEPTED]: {
             socket,
@@ -130,17 +133,21 @@ export class WebSocketServer extends EventEmitter {
       if (ws.readyState !== ReadyState.OPEN) continue;
       const driver = ws.driverForServer;
       if (driver === null) continue;
-      if (driver.bufferedAmount + payload.length > this.limits.maxBufferedBytes) {
+      if (driver.bufferedBytes + payload.length > this.limits.maxBufferedBytes) {
         ws.close(CloseCode.TRY_AGAIN_LATER, 'outbound buffer full'); // a slow consumer never holds the others back
         continue;
       }
-      if (driver.sendEncoded(chunks)) receivers++;
+      if (driver.sendEncoded(chunks, payload.length)) receivers++;
     }
     return receivers;
   }
 
   /** Stops accepting, closes every connection with 1001, and calls back once all are closed. */
   close(callback?: (error?: Error) => void): void {
+    if (this.closed) {
+      if (callback) process.nextTick(callback, new Error('The server is not running'));
+      return;
+    }
     if (this.closing) {
       if (callback) this.once('close', () => callback());
       return;
@@ -157,6 +164,7 @@ export class WebSocketServer extends EventEmitter {
       if (this.ownsServer) pending.push(new Promise((resolve) => this.httpServer!.close(() => resolve())));
     }
     Promise.all(pending).then(() => {
+      this.closed = true;
       this.emit('close');
       callback?.();
     });

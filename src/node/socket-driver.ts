@@ -33,6 +33,8 @@ export interface DriverOptions {
 
 interface QueuedMessage {
   data: Buffer;
+  /** Application bytes it carries (differs from data.length for an already framed message). */
+  payloadBytes?: number;
   isBinary: boolean;
   /** How to send it: frame it plainly, compress then frame it, or write it as is (already framed). */
   kind: 'plain' | 'compress' | 'encoded';
@@ -49,6 +51,9 @@ export class SocketDriver {
   private batch: Buffer[] = [];
   private batchBytes = 0;
   private batchCallbacks: SendCallback[] = [];
+  /** Application payload bytes in the batch, and all not yet handed to the kernel (WHATWG bufferedAmount). */
+  private batchPayloadBytes = 0;
+  private unsentPayload = 0;
   private flushScheduled = false;
   private endRequested = false;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -59,6 +64,8 @@ export class SocketDriver {
   private aboveHighWater = false;
   private finished = false;
   private peerReason = '';
+  /** The close code we failed the connection with, if we did. */
+  private failedWith: number | undefined;
 
   constructor(
     private readonly socket: Duplex,
@@ -90,8 +97,14 @@ export class SocketDriver {
     if ((socket as { destroyed?: boolean }).destroyed) this.onSocketClose();
   }
 
-  get bufferedAmount(): number {
+  /** Bytes on their way out, framing included: what backpressure is measured by. */
+  get bufferedBytes(): number {
     return this.batchBytes + this.queuedBytes + this.socket.writableLength;
+  }
+
+  /** Application payload bytes queued by send() and broadcasts and not yet written to the socket. */
+  get unsentPayloadBytes(): number {
+    return this.unsentPayload;
   }
 
   /** Queues a message; false once the buffer is above the high-water mark (wait for drain). */
@@ -99,26 +112,31 @@ export class SocketDriver {
     const deflate = this.options.deflate !== null && compress && data.length >= this.options.deflateThresholdBytes;
     if (!deflate && this.queue.length === 0 && !this.compressing) {
       this.connection.send(data, isBinary);
+      this.countPayload(data.length);
       if (callback !== undefined) this.batchCallbacks.push(callback);
     } else {
       if (this.connection.state !== ConnectionState.OPEN) this.connection.send(data, isBinary); // throws InvalidStateError
       this.queue.push({ data, isBinary, kind: deflate ? 'compress' : 'plain', callback });
       this.queuedBytes += data.length;
+      this.unsentPayload += data.length;
       this.pump();
     }
     return this.checkHighWater();
   }
 
   /** Writes frames encoded once for many receivers; false when this connection is no longer open. */
-  sendEncoded(chunks: readonly Buffer[]): boolean {
+  sendEncoded(chunks: readonly Buffer[], payloadBytes: number): boolean {
     if (this.connection.state !== ConnectionState.OPEN) return false;
     if (this.queue.length > 0 || this.compressing) {
       // Keep message order: fall back to the queue with the payload already framed.
-      for (const chunk of chunks) this.queue.push({ data: chunk, isBinary: true, kind: 'encoded', callback: undefined });
-      this.queuedBytes += chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+      const framed = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      this.queue.push({ data: framed, isBinary: true, kind: 'encoded', callback: undefined, payloadBytes });
+      this.queuedBytes += framed.length;
+      this.unsentPayload += payloadBytes;
       return true;
     }
     this.connection.sendEncoded(chunks);
+    this.countPayload(payloadBytes);
     return true;
   }
 
@@ -155,6 +173,7 @@ export class SocketDriver {
   }
 
   failure(error: PeerError | LimitExceededError): void {
+    this.failedWith = error.closeCode;
     this.owner.onFailure(error);
   }
 
@@ -196,12 +215,20 @@ export class SocketDriver {
     const chunks = this.batch;
     const callbacks = this.batchCallbacks;
     const total = this.batchBytes;
+    const payloadBytes = this.batchPayloadBytes;
     this.batch = [];
     this.batchCallbacks = [];
     this.batchBytes = 0;
+    this.batchPayloadBytes = 0;
     const socket = this.socket;
     if (chunks.length > 0 && socket.writable) {
-      const done = callbacks.length === 0 ? undefined : (error?: Error | null) => runCallbacks(callbacks, error ?? undefined);
+      const done =
+        callbacks.length === 0 && payloadBytes === 0
+          ? undefined
+          : (error?: Error | null) => {
+              this.unsentPayload -= payloadBytes;
+              runCallbacks(callbacks, error ?? undefined);
+            };
       if (chunks.length === 1) socket.write(chunks[0]!, done);
       else if (total < CONCAT_BELOW_BYTES) socket.write(Buffer.concat(chunks, total), done);
       else {
@@ -227,6 +254,7 @@ export class SocketDriver {
       if (item.kind !== 'compress') {
         if (item.kind === 'encoded') this.connection.sendEncoded([item.data]);
         else this.connection.send(item.data, item.isBinary);
+        this.batchPayloadBytes += item.payloadBytes ?? item.data.length;
         if (item.callback !== undefined) this.batchCallbacks.push(item.callback);
         continue;
       }
@@ -239,6 +267,7 @@ export class SocketDriver {
           item.callback?.(error ?? this.closedError());
         } else {
           this.connection.sendCompressed(compressed, item.isBinary);
+          this.batchPayloadBytes += item.data.length;
           if (item.callback !== undefined) this.batchCallbacks.push(item.callback);
         }
         this.pump();
@@ -251,8 +280,13 @@ export class SocketDriver {
     }
   }
 
+  private countPayload(bytes: number): void {
+    this.unsentPayload += bytes;
+    this.batchPayloadBytes += bytes;
+  }
+
   private checkHighWater(): boolean {
-    const below = this.bufferedAmount < this.options.limits.highWaterMarkBytes;
+    const below = this.bufferedBytes < this.options.limits.highWaterMarkBytes;
     if (!below) this.aboveHighWater = true;
     return below;
   }
@@ -282,7 +316,7 @@ export class SocketDriver {
   };
 
   private readonly onSocketDrain = (): void => {
-    if (this.aboveHighWater && this.bufferedAmount < this.options.limits.highWaterMarkBytes) {
+    if (this.aboveHighWater && this.bufferedBytes < this.options.limits.highWaterMarkBytes) {
       this.aboveHighWater = false;
       this.owner.onDrain();
     }
@@ -303,7 +337,10 @@ export class SocketDriver {
     this.batchCallbacks = [];
     const received = connection.receivedCloseCode;
     const wasClean = connection.closeFrameSent && received !== undefined;
-    this.owner.onClosed(received ?? CloseCode.ABNORMAL, this.peerReason, wasClean);
+    // A server reports why it failed a connection (as `ws` does); a client follows the browser
+    // API, where a failed connection closes with 1006.
+    const failedCode = this.options.role === 'server' ? this.failedWith : undefined;
+    this.owner.onClosed(received ?? failedCode ?? CloseCode.ABNORMAL, this.peerReason, wasClean);
   };
 
 }

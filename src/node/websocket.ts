@@ -73,6 +73,9 @@ export class WebSocket extends EventTarget implements DriverOwner {
   private readonly whatwgListeners: Record<WhatwgType, number> = { open: 0, message: 0, error: 0, close: 0 };
   /** Bytes passed to send() after the connection closed (WHATWG: they still count). */
   private discardedBytes = 0;
+  /** Sends waiting behind a Blob being read, and their size. */
+  private deferredSends: Promise<void> | null = null;
+  private deferredBytes = 0;
 
   constructor(url: string | URL, protocols?: string | string[], options: WebSocketOptions = {}) {
     super();
@@ -98,8 +101,9 @@ export class WebSocket extends EventTarget implements DriverOwner {
     if (value === 'blob' || value === 'arraybuffer' || value === 'nodebuffer') this.binaryKind = value;
   }
 
+  /** WHATWG: application bytes queued by send() and not yet transmitted (framing not counted). */
   get bufferedAmount(): number {
-    return (this.driver?.bufferedAmount ?? 0) + this.discardedBytes;
+    return (this.driver?.unsentPayloadBytes ?? 0) + this.deferredBytes + this.discardedBytes;
   }
 
   // ---- methods ----
@@ -108,10 +112,14 @@ export class WebSocket extends EventTarget implements DriverOwner {
     const options = typeof optionsOrCallback === 'object' ? optionsOrCallback : {};
     const callback = typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback;
     if (this.readyState === ReadyState.CONNECTING) throw new InvalidStateError('Cannot send before the connection is open');
-    if (data instanceof Blob) {
-      this.sendBlob(data, options, callback);
+    if (data instanceof Blob || this.deferredSends !== null) {
+      this.sendAfterPending(data, options, callback);
       return true;
     }
+    return this.sendNow(data, options, callback);
+  }
+
+  private sendNow(data: Exclude<SendData, Blob>, options: SendOptions, callback: SendCallback | undefined): boolean {
     const { bytes, isBinary } = toPayload(data, options.binary);
     const driver = this.driver;
     if (this.readyState !== ReadyState.OPEN || driver === null || driver.connection.state !== ConnectionState.OPEN) {
@@ -119,8 +127,8 @@ export class WebSocket extends EventTarget implements DriverOwner {
       if (callback !== undefined) process.nextTick(callback, new InvalidStateError('The connection is not open'));
       return false;
     }
-    if (driver.bufferedAmount + bytes.length > this.limits.maxBufferedBytes) {
-      const error = new LimitExceededError('maxBufferedBytes', this.limits.maxBufferedBytes, driver.bufferedAmount + bytes.length, CloseCode.TRY_AGAIN_LATER);
+    if (driver.bufferedBytes + bytes.length > this.limits.maxBufferedBytes) {
+      const error = new LimitExceededError('maxBufferedBytes', this.limits.maxBufferedBytes, driver.bufferedBytes + bytes.length, CloseCode.TRY_AGAIN_LATER);
       if (callback !== undefined) process.nextTick(callback, error);
       this.closeWith(CloseCode.TRY_AGAIN_LATER, 'outbound buffer full');
       return false;
@@ -152,10 +160,7 @@ export class WebSocket extends EventTarget implements DriverOwner {
   /** Drops the TCP connection at once; the close event reports 1006. */
   terminate(): void {
     if (this.readyState === ReadyState.CLOSED) return;
-    if (this.driver === null) {
-      this.abortHandshake?.();
-      return;
-    }
+    if (this.driver === null) return this.abortConnecting();
     this.readyState = ReadyState.CLOSING;
     this.driver.terminate();
   }
@@ -303,13 +308,16 @@ export class WebSocket extends EventTarget implements DriverOwner {
 
   private closeWith(code: number | undefined, reason: string): void {
     if (this.readyState === ReadyState.CLOSING || this.readyState === ReadyState.CLOSED) return;
-    if (this.driver === null) {
-      // WHATWG: closing while connecting fails the connection.
-      this.abortHandshake?.();
-      return;
-    }
+    if (this.driver === null) return this.abortConnecting();
     this.readyState = ReadyState.CLOSING;
     this.driver.close(code, reason);
+  }
+
+  /** WHATWG close() while connecting: CLOSING now, the failure (error, close 1006) a tick later. */
+  private abortConnecting(): void {
+    if (this.readyState !== ReadyState.CONNECTING) return;
+    this.readyState = ReadyState.CLOSING;
+    process.nextTick(() => this.abortHandshake?.());
   }
 
   private control(kind: 'ping' | 'pong', data: SendData): void {
@@ -322,12 +330,25 @@ export class WebSocket extends EventTarget implements DriverOwner {
     else driver.connection.pong(bytes);
   }
 
-  private sendBlob(blob: Blob, options: SendOptions, callback: SendCallback | undefined): void {
-    // Blobs are read asynchronously; sends after this one wait so order is kept.
-    blob.arrayBuffer().then(
-      (buffer) => this.send(Buffer.from(buffer), { ...options, binary: true }, callback),
-      (error: Error) => callback?.(error),
-    );
+  /**
+   * Blobs are read asynchronously; while one is being read, later sends wait behind it so the
+   * order of send() calls is the order on the wire.
+   */
+  private sendAfterPending(data: SendData, options: SendOptions, callback: SendCallback | undefined): void {
+    const size = data instanceof Blob ? data.size : typeof data === 'string' ? Buffer.byteLength(data) : toPayload(data, true).bytes.length;
+    this.deferredBytes += size;
+    const previous = this.deferredSends ?? Promise.resolve();
+    const current = previous
+      .then(async () => {
+        const payload = data instanceof Blob ? Buffer.from(await data.arrayBuffer()) : data;
+        this.deferredBytes -= size;
+        this.sendNow(payload, data instanceof Blob ? { ...options, binary: true } : options, callback);
+      })
+      .catch((error: Error) => callback?.(error));
+    this.deferredSends = current;
+    void current.then(() => {
+      if (this.deferredSends === current) this.deferredSends = null;
+    });
   }
 
   private setHandler(type: WhatwgType, handler: Handler): void {
