@@ -161,7 +161,7 @@ export class Connection implements FrameSink {
   // ---- FrameSink: what the parser found ----
 
   onFrameHeader(fin: boolean, rsv: number, opcode: number, payloadLength: number): boolean {
-    const fault = this.checkFrame(fin, rsv, opcode, payloadLength);
+    const fault = this.checkFrame(rsv, opcode, payloadLength);
     if (fault !== null) {
       this.fail(fault);
       return false;
@@ -212,7 +212,7 @@ export class Connection implements FrameSink {
 
   // ---- internals ----
 
-  private checkFrame(fin: boolean, rsv: number, opcode: number, length: number): PeerError | LimitExceededError | null {
+  private checkFrame(rsv: number, opcode: number, length: number): PeerError | LimitExceededError | null {
     // RFC 6455 §5.2: reserved bits MUST be 0 unless an extension defines them; RFC 7692 §6:
     // permessage-deflate defines RSV1, on the first frame of a data message only.
     if ((rsv & ~RSV1) !== 0) return new PeerError('reserved bits RSV2/RSV3 set', CloseCode.PROTOCOL_ERROR);

@@ -2,7 +2,6 @@
 // code point class is echoed, every kind of invalid sequence fails with 1007, and it fails fast:
 // as soon as the bytes received so far cannot start valid UTF-8, not when the message completes.
 
-import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
