@@ -1,0 +1,33 @@
+// The two seams that keep the messaging layer independent of how bytes travel: the server core
+// sees TransportConnections (a WebSocket today, an HTTP long-poll session tomorrow), the client
+// sees anything shaped like the browser's WebSocket.
+
+/** One client connection as the server core sees it. */
+export interface TransportConnection {
+  /** The codec name negotiated for this connection (e.g. "json"). */
+  readonly codecName: string;
+  /** Sends one message (text for text codecs, bytes for binary ones). */
+  send(message: string | Uint8Array): void;
+  /** Bytes accepted by send() and not yet handed to the network: the slow-consumer measure. */
+  readonly bufferedAmount: number;
+  close(code: number, reason: string): void;
+  /** Set by the server core. */
+  onMessage: ((message: string | Uint8Array) => void) | null;
+  onClose: ((code: number, reason: string) => void) | null;
+}
+
+/** The subset of the browser WebSocket API the client uses. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly protocol: string;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  send(data: string | ArrayBufferLike | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  onclose: ((event: { code: number; reason: string; wasClean: boolean }) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
