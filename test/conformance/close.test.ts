@@ -4,22 +4,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { WebSocket, WebSocketServer, type WebSocketOptions, type WebSocketServerOptions } from '../../src/index.js';
-import {
-  AppRegistry,
-  Opcode,
-  clientTarget,
-  closePayload,
-  expectFailure,
-  forBothSides,
-  hex,
-  serverTarget,
-  withTimeout,
-  type Target,
-} from '../helpers/raw-peer.js';
+import { WebSocket } from '../../src/index.js';
+import { startEchoClientTarget, startEchoServer, startEchoTarget } from '../helpers/echo-endpoints.js';
+import { Opcode, closePayload, expectFailure, forBothSides, hex, withTimeout } from '../helpers/raw-peer.js';
 
 interface CloseInfo {
   code: number;
@@ -57,35 +45,11 @@ async function openApp(app: Promise<WebSocket>): Promise<WebSocket> {
   return ws;
 }
 
-async function startEchoServer(options: Partial<WebSocketServerOptions> = {}): Promise<Target<WebSocket>> {
-  const apps = new AppRegistry<WebSocket>();
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0, ...options });
-  await once(wss, 'listening');
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    recordClose(ws);
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    apps.register(req.socket.remotePort, ws);
-  });
-  const port = (wss.address() as AddressInfo).port;
-  return serverTarget(port, apps, () => new Promise((resolve) => wss.close(() => resolve())));
-}
-
-function echoClient(options: WebSocketOptions = {}): (url: string) => WebSocket {
-  return (url) => {
-    const ws = new WebSocket(url, undefined, options);
-    recordClose(ws);
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    return ws;
-  };
-}
-
 const INVALID_CODES = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
 const VALID_CODES = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999];
 
 forBothSides(
-  (side) => (side === 'server' ? startEchoServer() : clientTarget(echoClient())),
+  (side) => startEchoTarget(side, { onEndpoint: recordClose }),
   (side, target) => {
     // Autobahn 7.3.1
     it(`${side} answers a close frame without payload with an empty close frame and reports 1005`, async () => {
@@ -229,7 +193,7 @@ forBothSides(
 
 describe('closing TCP and close timeouts', { concurrency: true }, () => {
   it('server closes TCP right after the closing handshake, without waiting for the client (RFC 6455 §7.1.1)', async () => {
-    const target = await startEchoServer();
+    const target = await startEchoServer({}, recordClose);
     try {
       const { peer } = await target.open();
       await peer.writeFrame({ opcode: Opcode.CLOSE, payload: closePayload(1000) });
@@ -243,7 +207,7 @@ describe('closing TCP and close timeouts', { concurrency: true }, () => {
   });
 
   it('server closes TCP after closeTimeoutMs when the client never answers its close frame', async () => {
-    const target = await startEchoServer({ limits: { closeTimeoutMs: 300 } });
+    const target = await startEchoServer({ limits: { closeTimeoutMs: 300 } }, recordClose);
     try {
       const { peer, app } = await target.open();
       (await openApp(app)).close(1000, 'bye');
@@ -261,7 +225,7 @@ describe('closing TCP and close timeouts', { concurrency: true }, () => {
   });
 
   it('server drops TCP after failing a connection whose client never answers the close frame (RFC 6455 §7.1.7)', async () => {
-    const target = await startEchoServer({ limits: { closeTimeoutMs: 300 } });
+    const target = await startEchoServer({ limits: { closeTimeoutMs: 300 } }, recordClose);
     try {
       const { peer } = await target.open();
       await peer.writeFrame({ opcode: Opcode.TEXT, payload: 'unmasked', mask: false });
@@ -273,7 +237,7 @@ describe('closing TCP and close timeouts', { concurrency: true }, () => {
   });
 
   it('client drops TCP after failing a connection whose server never answers the close frame (RFC 6455 §7.1.7)', async () => {
-    const target = await clientTarget(echoClient({ limits: { closeTimeoutMs: 300 } }));
+    const target = await startEchoClientTarget({ limits: { closeTimeoutMs: 300 } }, recordClose);
     try {
       const { peer, app } = await target.open();
       await peer.writeFrame({ opcode: Opcode.TEXT, payload: 'masked', mask: true });
@@ -287,7 +251,7 @@ describe('closing TCP and close timeouts', { concurrency: true }, () => {
   });
 
   it('client waits for the server to close TCP after the closing handshake it started', async () => {
-    const target = await clientTarget(echoClient({ limits: { closeTimeoutMs: 3000 } }));
+    const target = await startEchoClientTarget({ limits: { closeTimeoutMs: 3000 } }, recordClose);
     try {
       const { peer, app } = await target.open();
       (await openApp(app)).close(1000, 'done');
@@ -308,7 +272,7 @@ describe('closing TCP and close timeouts', { concurrency: true }, () => {
   });
 
   it('client waits for the server to close TCP after answering the server close, then gives up after closeTimeoutMs', async () => {
-    const target = await clientTarget(echoClient({ limits: { closeTimeoutMs: 400 } }));
+    const target = await startEchoClientTarget({ limits: { closeTimeoutMs: 400 } }, recordClose);
     try {
       const { peer, app } = await target.open();
       await peer.writeFrame({ opcode: Opcode.CLOSE, payload: closePayload(1000) });
@@ -324,7 +288,7 @@ describe('closing TCP and close timeouts', { concurrency: true }, () => {
   });
 
   it('client drops TCP after closeTimeoutMs when the server never answers its close frame, and reports 1006', async () => {
-    const target = await clientTarget(echoClient({ limits: { closeTimeoutMs: 300 } }));
+    const target = await startEchoClientTarget({ limits: { closeTimeoutMs: 300 } }, recordClose);
     try {
       const { peer, app } = await target.open();
       (await openApp(app)).close(3001);
@@ -343,7 +307,7 @@ describe('closing TCP and close timeouts', { concurrency: true }, () => {
   });
 
   it('client completes a close handshake while a large message is still being received', async () => {
-    const target = await clientTarget(echoClient());
+    const target = await startEchoClientTarget({}, recordClose);
     try {
       const { peer, app } = await target.open();
       await peer.writeFrames([

@@ -3,12 +3,10 @@
 // bounded by the message limit rather than by the bomb. Sequential: RSS is measured per case.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { Opcode, SYNC_FLUSH_TAIL, clientTarget, openWebSocket, withBystander, type RawPeer, type Target } from '../helpers/raw-peer.js';
+import { useEchoPair } from '../helpers/echo-endpoints.js';
+import { Opcode, SYNC_FLUSH_TAIL, openWebSocket, withBystander, type RawPeer } from '../helpers/raw-peer.js';
 
 const MiB = 1024 * 1024;
 const BOMB_INFLATED_BYTES = 100 * MiB;
@@ -53,28 +51,9 @@ async function rssGrowthDuring(body: () => Promise<void>): Promise<number> {
 
 describe('zip bombs', { concurrency: 1 }, () => {
   let bomb: { whole: Buffer; perMiB: Buffer[] };
-  let wss: WebSocketServer;
-  let port = 0;
-  let client: Target<WebSocket>;
+  const endpoints = useEchoPair({ server: { perMessageDeflate: true, maxPayload: MiB }, client: { maxPayload: MiB } });
   before(async () => {
     bomb = await buildBomb();
-    wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0, perMessageDeflate: true, maxPayload: MiB });
-    await once(wss, 'listening');
-    wss.on('connection', (ws: WebSocket) => {
-      ws.on('error', () => {});
-      ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    });
-    port = (wss.address() as AddressInfo).port;
-    client = await clientTarget((url) => {
-      const ws = new WebSocket(url, undefined, { maxPayload: MiB });
-      ws.on('error', () => {});
-      ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-      return ws;
-    });
-  });
-  after(async () => {
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-    await client.close();
   });
 
   /** Sends the bomb as one frame and expects 1009 within a second, with bounded memory. */
@@ -95,16 +74,16 @@ describe('zip bombs', { concurrency: 1 }, () => {
   });
 
   it('server fails with 1009 on a compressed frame that inflates to 100 MiB, quickly and with bounded memory', async () => {
-    await withBystander(port, async () => {
-      const peer = await openWebSocket(port, { extensions: 'permessage-deflate' });
+    await withBystander(endpoints().server.port, async () => {
+      const peer = await openWebSocket(endpoints().server.port, { extensions: 'permessage-deflate' });
       assert.ok(peer.deflate);
       await oneFrameBomb(peer);
     });
   });
 
   it('server fails with 1009 on a fragmented bomb as soon as the inflated size passes maxPayload, answering pings until then', async () => {
-    await withBystander(port, async () => {
-      const peer = await openWebSocket(port, { extensions: 'permessage-deflate' });
+    await withBystander(endpoints().server.port, async () => {
+      const peer = await openWebSocket(endpoints().server.port, { extensions: 'permessage-deflate' });
       let sent = 0;
       const growth = await rssGrowthDuring(async () => {
         for (const [i, piece] of bomb.perMiB.entries()) {
@@ -129,6 +108,7 @@ describe('zip bombs', { concurrency: 1 }, () => {
   });
 
   it('client fails with 1009 on a compressed frame that inflates to 100 MiB, quickly and with bounded memory', async () => {
+    const client = endpoints().client;
     await client.isolate(async () => {
       const { peer } = await client.open({ extensions: 'permessage-deflate' });
       await oneFrameBomb(peer);

@@ -5,44 +5,13 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
-import {
-  AppRegistry,
-  Opcode,
-  clientTarget,
-  closePayload,
-  expectFailure,
-  forBothSides,
-  hex,
-  openWebSocket,
-  parseExtensions,
-  serverTarget,
-  type RawPeer,
-  type Target,
-} from '../helpers/raw-peer.js';
+import { startEchoClientTarget, startEchoServer, type EchoServerTarget } from '../helpers/echo-endpoints.js';
+import { Opcode, closePayload, expectFailure, forBothSides, hex, openWebSocket, parseExtensions, type RawPeer } from '../helpers/raw-peer.js';
 
-async function startEchoServer(): Promise<Target<WebSocket> & { port: number }> {
-  const apps = new AppRegistry<WebSocket>();
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0, perMessageDeflate: true });
-  await once(wss, 'listening');
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    apps.register(req.socket.remotePort, ws);
-  });
-  const port = (wss.address() as AddressInfo).port;
-  return { ...serverTarget(port, apps, () => new Promise((resolve) => wss.close(() => resolve()))), port };
-}
-
-function startEchoClient(url: string): WebSocket {
-  const ws = new WebSocket(url);
-  ws.on('error', () => {});
-  ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-  return ws;
+/** The server under test, echoing, with permessage-deflate enabled. */
+function startDeflateEchoServer(): Promise<EchoServerTarget> {
+  return startEchoServer({ perMessageDeflate: true });
 }
 
 /** Text that compresses the way real text does. */
@@ -77,11 +46,11 @@ async function exerciseWindowAndContext(peer: RawPeer): Promise<void> {
 
 // In order: the matrix (itself concurrent), then the report on window bits 8, then the rest.
 describe('permessage-deflate negotiation by the server (Autobahn 13.x)', { concurrency: 1 }, () => {
-  let server: Target<WebSocket> & { port: number };
+  let server: EchoServerTarget;
   const declined8: string[] = [];
   const honoured8: string[] = [];
   before(async () => {
-    server = await startEchoServer();
+    server = await startDeflateEchoServer();
   });
   after(() => server.close());
 
@@ -211,7 +180,7 @@ describe('permessage-deflate answers accepted by the client (Autobahn 13.x, clie
   ];
   for (const answer of answers) {
     it(`client honours "${answer}"`, async () => {
-      const target = await clientTarget(startEchoClient);
+      const target = await startEchoClientTarget();
       try {
         const { peer, app } = await target.open({ extensions: answer });
         await exerciseWindowAndContext(peer);
@@ -228,7 +197,7 @@ forBothSides(
   async (side) => {
     // Every connection negotiates permessage-deflate: we offer it to the server, and our raw
     // server accepts the client's offer as it stands.
-    const target = side === 'server' ? await startEchoServer() : await clientTarget(startEchoClient);
+    const target = side === 'server' ? await startDeflateEchoServer() : await startEchoClientTarget();
     const extensions = side === 'server' ? 'permessage-deflate; client_max_window_bits' : 'permessage-deflate';
     return { ...target, open: (options = {}) => target.open({ extensions, ...options }) };
   },
@@ -325,7 +294,7 @@ forBothSides(
 
 describe('rsv1 without the extension', { concurrency: true }, () => {
   it('server fails with 1002 on a compressed-looking frame when permessage-deflate was not negotiated', async () => {
-    const server = await startEchoServer();
+    const server = await startDeflateEchoServer();
     try {
       await expectFailure(server, (peer) => peer.writeFrame({ opcode: Opcode.TEXT, rsv1: true, payload: hex('f2 48 cd c9 c9 07 00') }), 1002);
     } finally {
@@ -333,7 +302,7 @@ describe('rsv1 without the extension', { concurrency: true }, () => {
     }
   });
   it('client fails with 1002 on a compressed-looking frame when the server did not accept permessage-deflate', async () => {
-    const target = await clientTarget(startEchoClient);
+    const target = await startEchoClientTarget();
     try {
       await expectFailure(target, (peer) => peer.writeFrame({ opcode: Opcode.TEXT, rsv1: true, payload: hex('f2 48 cd c9 c9 07 00') }), 1002);
     } finally {

@@ -3,39 +3,16 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { it } from 'node:test';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { AppRegistry, Opcode, clientTarget, expectFailure, forBothSides, serverTarget, type FrameSpec, type Target } from '../helpers/raw-peer.js';
-
-async function startEchoServer(): Promise<Target<WebSocket>> {
-  const apps = new AppRegistry<WebSocket>();
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0 });
-  await once(wss, 'listening');
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    apps.register(req.socket.remotePort, ws);
-  });
-  const port = (wss.address() as AddressInfo).port;
-  return serverTarget(port, apps, () => new Promise((resolve) => wss.close(() => resolve())));
-}
-
-function startEchoClient(url: string): WebSocket {
-  const ws = new WebSocket(url);
-  ws.on('error', () => {});
-  ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-  return ws;
-}
+import { startEchoTarget } from '../helpers/echo-endpoints.js';
+import { Opcode, expectFailure, forBothSides, type FrameSpec } from '../helpers/raw-peer.js';
 
 const text = (payload: string, fin: boolean): FrameSpec => ({ opcode: Opcode.TEXT, payload, fin });
 const cont = (payload: string, fin: boolean): FrameSpec => ({ opcode: Opcode.CONTINUATION, payload, fin });
 const ping = (payload: string): FrameSpec => ({ opcode: Opcode.PING, payload });
 
 forBothSides(
-  (side) => (side === 'server' ? startEchoServer() : clientTarget(startEchoClient)),
+  (side) => startEchoTarget(side),
   (side, target) => {
     // Autobahn 5.1, 5.2: control frames MUST NOT be fragmented (RFC 6455 §5.5).
     it(`${side} fails with 1002 on a ping fragmented into 2 frames`, async () => {

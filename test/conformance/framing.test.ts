@@ -3,45 +3,18 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { it } from 'node:test';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { startEchoTarget } from '../helpers/echo-endpoints.js';
 import {
-  AppRegistry,
   Opcode,
-  clientTarget,
   closePayload,
   encodeFrame,
   expectFailure,
   forBothSides,
   randomChunks,
   seededRandom,
-  serverTarget,
   type RawPeer,
-  type Target,
 } from '../helpers/raw-peer.js';
-
-async function startEchoServer(): Promise<Target<WebSocket>> {
-  const apps = new AppRegistry<WebSocket>();
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0 });
-  await once(wss, 'listening');
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    apps.register(req.socket.remotePort, ws);
-  });
-  const port = (wss.address() as AddressInfo).port;
-  return serverTarget(port, apps, () => new Promise((resolve) => wss.close(() => resolve())));
-}
-
-function startEchoClient(url: string): WebSocket {
-  const ws = new WebSocket(url);
-  ws.on('error', () => {});
-  ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-  return ws;
-}
 
 function payloadOf(kind: 'text' | 'binary', size: number): Buffer {
   if (kind === 'binary') return randomBytes(size);
@@ -59,7 +32,7 @@ const SIZES = [0, 125, 126, 127, 128, 65535, 65536, 1_000_000];
 const RESERVED_OPCODES = [3, 4, 5, 6, 7, 11, 12, 13, 14, 15];
 
 forBothSides(
-  (side) => (side === 'server' ? startEchoServer() : clientTarget(startEchoClient)),
+  (side) => startEchoTarget(side),
   (side, target) => {
     // Autobahn 1.1.x / 1.2.x
     for (const kind of ['text', 'binary'] as const) {

@@ -2,11 +2,10 @@
 // with a clear body, then TCP closed), its limits on size and time, subprotocols, Origin and verifyClient.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket, WebSocketServer, type WebSocketServerOptions } from '../../src/index.js';
+import type { WebSocketServerOptions } from '../../src/index.js';
+import { startEchoServer, type EchoServerTarget } from '../helpers/echo-endpoints.js';
 import {
   HttpResponse,
   Opcode,
@@ -20,20 +19,11 @@ import {
   type ConnectOptions,
 } from '../helpers/raw-peer.js';
 
-interface EchoServer {
-  port: number;
-  close(): Promise<void>;
-}
-
-async function startEchoServer(options: Partial<WebSocketServerOptions> = {}): Promise<EchoServer> {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0, ...options });
-  await once(wss, 'listening');
-  wss.on('error', () => {});
-  wss.on('connection', (ws: WebSocket) => {
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-  });
-  return { port: (wss.address() as AddressInfo).port, close: () => new Promise((resolve) => wss.close(() => resolve())) };
+/** An echo server with an 'error' listener: a server error these cases provoke must not throw. */
+async function startHandshakeServer(options: Partial<WebSocketServerOptions> = {}): Promise<EchoServerTarget> {
+  const server = await startEchoServer(options);
+  server.wss.on('error', () => {});
+  return server;
 }
 
 /** The request must be refused with one of `statuses`, a non-empty body, and TCP closed after it. */
@@ -47,11 +37,11 @@ async function expectRejected(port: number, options: ConnectOptions, statuses: n
 }
 
 describe('server handshake', { concurrency: true }, () => {
-  let server: EchoServer;
-  let small: EchoServer;
+  let server: EchoServerTarget;
+  let small: EchoServerTarget;
   before(async () => {
-    server = await startEchoServer();
-    small = await startEchoServer({ limits: { handshakeTimeoutMs: 300, maxHandshakeHeaderBytes: 4096, maxHandshakeHeaderCount: 50 } });
+    server = await startHandshakeServer();
+    small = await startHandshakeServer({ limits: { handshakeTimeoutMs: 300, maxHandshakeHeaderBytes: 4096, maxHandshakeHeaderCount: 50 } });
   });
   after(async () => {
     await server.close();
@@ -215,21 +205,21 @@ describe('server handshake', { concurrency: true }, () => {
 });
 
 describe('server subprotocols, Origin and verifyClient', { concurrency: true }, () => {
-  let plain: EchoServer;
-  let chooser: EchoServer;
-  let refuser: EchoServer;
-  let origins: EchoServer;
+  let plain: EchoServerTarget;
+  let chooser: EchoServerTarget;
+  let refuser: EchoServerTarget;
+  let origins: EchoServerTarget;
   let seenProtocols: Set<string> | undefined;
   before(async () => {
-    plain = await startEchoServer();
-    chooser = await startEchoServer({
+    plain = await startHandshakeServer();
+    chooser = await startHandshakeServer({
       handleProtocols: (protocols: Set<string>) => {
         seenProtocols = protocols;
         return protocols.has('chat.v3') ? 'chat.v3' : false;
       },
     });
-    refuser = await startEchoServer({ handleProtocols: () => false });
-    origins = await startEchoServer({ allowedOrigins: ['https://good.example', 'http://localhost:8080'] });
+    refuser = await startHandshakeServer({ handleProtocols: () => false });
+    origins = await startHandshakeServer({ allowedOrigins: ['https://good.example', 'http://localhost:8080'] });
   });
   after(async () => {
     for (const server of [plain, chooser, refuser, origins]) await server.close();
@@ -274,7 +264,7 @@ describe('server subprotocols, Origin and verifyClient', { concurrency: true }, 
 
   it('server refuses with 401 when verifyClient returns false, and gives it origin and request', async () => {
     let info: { origin: string | undefined; secure: boolean; req: IncomingMessage } | undefined;
-    const server = await startEchoServer({
+    const server = await startHandshakeServer({
       verifyClient: (given) => {
         info = given;
         return false;
@@ -290,7 +280,7 @@ describe('server subprotocols, Origin and verifyClient', { concurrency: true }, 
     }
   });
   it('server refuses with the status, message and headers verifyClient returns', async () => {
-    const server = await startEchoServer({ verifyClient: () => ({ status: 418, message: 'I am a teapot', headers: { 'X-Reason': 'tea' } }) });
+    const server = await startHandshakeServer({ verifyClient: () => ({ status: 418, message: 'I am a teapot', headers: { 'X-Reason': 'tea' } }) });
     try {
       const response = await expectRejected(server.port, {}, [418]);
       assert.equal(response.get('x-reason'), 'tea');
@@ -300,7 +290,7 @@ describe('server subprotocols, Origin and verifyClient', { concurrency: true }, 
     }
   });
   it('server waits for an async verifyClient: true accepts, false refuses with 401', async () => {
-    const server = await startEchoServer({
+    const server = await startHandshakeServer({
       verifyClient: async ({ req }) => {
         await new Promise((resolve) => setImmediate(resolve));
         return req.url === '/yes';
@@ -316,7 +306,7 @@ describe('server subprotocols, Origin and verifyClient', { concurrency: true }, 
     }
   });
   it('server refuses a request for another path with 400 when given a path', async () => {
-    const server = await startEchoServer({ path: '/chat' });
+    const server = await startHandshakeServer({ path: '/chat' });
     try {
       await expectRejected(server.port, { path: '/other' }, [400]);
       const peer = await openWebSocket(server.port, { path: '/chat?room=1' });

@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
-import { WebSocket, WebSocketServer, type WebSocketServerOptions } from '../../src/index.js';
+import { describe, it } from 'node:test';
+import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { startEchoServer, useEchoPair, useEchoTarget } from '../helpers/echo-endpoints.js';
 import {
   AppRegistry,
   Opcode,
-  clientTarget,
   encodeFrame,
   expectFailure,
   serverTarget,
@@ -20,28 +20,6 @@ import {
   type RawPeer,
   type Target,
 } from '../helpers/raw-peer.js';
-
-async function startEchoServer(options: Partial<WebSocketServerOptions> = {}): Promise<Target<WebSocket>> {
-  const apps = new AppRegistry<WebSocket>();
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0, ...options });
-  await once(wss, 'listening');
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    apps.register(req.socket.remotePort, ws);
-  });
-  const port = (wss.address() as AddressInfo).port;
-  return serverTarget(port, apps, () => new Promise((resolve) => wss.close(() => resolve())));
-}
-
-function echoClient(maxPayload: number): (url: string) => WebSocket {
-  return (url) => {
-    const ws = new WebSocket(url, undefined, { maxPayload });
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    return ws;
-  };
-}
 
 const MiB = 1024 * 1024;
 const SMALL_LIMIT = 1000;
@@ -97,38 +75,19 @@ function smallLimitCases(side: 'server' | 'client', target: () => Target<WebSock
 
 describe('maxPayload of 1000 bytes', { concurrency: true }, () => {
   describe('server side', { concurrency: true }, () => {
-    let target: Target<WebSocket> | undefined;
-    before(async () => {
-      target = await startEchoServer({ maxPayload: SMALL_LIMIT });
-    });
-    after(() => target?.close());
-    smallLimitCases('server', () => target!);
+    smallLimitCases('server', useEchoTarget('server', { server: { maxPayload: SMALL_LIMIT } }));
   });
   describe('client side', { concurrency: true }, () => {
-    let target: Target<WebSocket> | undefined;
-    before(async () => {
-      target = await clientTarget(echoClient(SMALL_LIMIT));
-    });
-    after(() => target?.close());
-    smallLimitCases('client', () => target!);
+    smallLimitCases('client', useEchoTarget('client', { client: { maxPayload: SMALL_LIMIT } }));
   });
 });
 
 // One at a time: dozens of 4–16 MiB echoes at once only measure the machine.
 describe('big messages (Autobahn 9.x)', { concurrency: 1 }, () => {
-  let server: Target<WebSocket> | undefined;
-  let client: Target<WebSocket> | undefined;
-  before(async () => {
-    server = await startEchoServer({ maxPayload: 16 * MiB });
-    client = await clientTarget(echoClient(16 * MiB));
-  });
-  after(async () => {
-    await server?.close();
-    await client?.close();
-  });
+  const endpoints = useEchoPair({ server: { maxPayload: 16 * MiB }, client: { maxPayload: 16 * MiB } });
 
   for (const side of ['server', 'client'] as const) {
-    const target = (): Target<WebSocket> => (side === 'server' ? server! : client!);
+    const target = (): Target<WebSocket> => endpoints()[side];
     // Autobahn 9.1.x, 9.2.x
     for (const size of [64 * 1024, MiB, 16 * MiB]) {
       for (const binary of [false, true]) {

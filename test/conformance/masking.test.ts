@@ -2,46 +2,22 @@
 // never masks, and each side fails the connection with 1002 on a frame masked the wrong way.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { describe, it } from 'node:test';
+import type { WebSocket } from '../../src/index.js';
+import { useEchoPair, type EchoServerTarget } from '../helpers/echo-endpoints.js';
 import {
-  AppRegistry,
   Opcode,
-  clientTarget,
   closePayload,
   expectFailure,
   openWebSocket,
-  serverTarget,
   type Frame,
   type Target,
 } from '../helpers/raw-peer.js';
 
 describe('masking', { concurrency: true }, () => {
-  let server: Target<WebSocket>;
-  let client: Target<WebSocket>;
-  let port = 0;
-  before(async () => {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0 });
-    await once(wss, 'listening');
-    wss.on('connection', (ws: WebSocket) => {
-      ws.on('error', () => {});
-      ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    });
-    port = (wss.address() as AddressInfo).port;
-    server = serverTarget(port, new AppRegistry<WebSocket>(), () => new Promise((resolve) => wss.close(() => resolve())));
-    client = await clientTarget((url) => {
-      const ws = new WebSocket(url);
-      ws.on('error', () => {});
-      ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-      return ws;
-    });
-  });
-  after(async () => {
-    await server.close();
-    await client.close();
-  });
+  const endpoints = useEchoPair();
+  const server = (): EchoServerTarget => endpoints().server;
+  const client = (): Target<WebSocket> => endpoints().client;
 
   for (const [label, opcode, payload] of [
     ['text', Opcode.TEXT, Buffer.from('Hello')],
@@ -51,16 +27,16 @@ describe('masking', { concurrency: true }, () => {
     ['empty text', Opcode.TEXT, Buffer.alloc(0)],
   ] as const) {
     it(`server fails with 1002 on an unmasked ${label} frame`, async () => {
-      await expectFailure(server, (peer) => peer.writeFrame({ opcode, payload, mask: false }), 1002);
+      await expectFailure(server(), (peer) => peer.writeFrame({ opcode, payload, mask: false }), 1002);
     });
     it(`client fails with 1002 on a masked ${label} frame from the server`, async () => {
-      await expectFailure(client, (peer) => peer.writeFrame({ opcode, payload, mask: true }), 1002);
+      await expectFailure(client(), (peer) => peer.writeFrame({ opcode, payload, mask: true }), 1002);
     });
   }
 
   it('server fails with 1002 on an unmasked continuation after a masked first fragment', async () => {
     await expectFailure(
-      server,
+      server(),
       (peer) =>
         peer.writeFrames([
           { opcode: Opcode.TEXT, payload: 'frag1', fin: false },
@@ -71,14 +47,14 @@ describe('masking', { concurrency: true }, () => {
   });
 
   it('server accepts a frame masked with the all-zero key (masked, the key is only unpredictable)', async () => {
-    const peer = await openWebSocket(port);
+    const peer = await openWebSocket(server().port);
     await peer.writeFrame({ opcode: Opcode.TEXT, payload: 'zero key', mask: Buffer.alloc(4) });
     assert.equal((await peer.nextMessage()).payload.toString(), 'zero key');
     await peer.closeHandshake();
   });
 
   it('server never masks its frames (checked on every frame this suite receives)', async () => {
-    const peer = await openWebSocket(port);
+    const peer = await openWebSocket(server().port);
     await peer.expectEcho('hello');
     await peer.writeFrame({ opcode: Opcode.PING, payload: 'p' });
     const pong = await peer.nextFrame();
@@ -88,7 +64,7 @@ describe('masking', { concurrency: true }, () => {
   });
 
   it('client masks every frame with a fresh key: data, fragments, pong and close', async () => {
-    const { peer, app } = await client.open();
+    const { peer, app } = await client().open();
     const frames: Frame[] = [];
     for (let i = 0; i < 40; i++) frames.push(...(await peer.expectEcho(`message ${i}`)).frames);
     frames.push(...(await peer.expectEcho(Buffer.alloc(70_000, 7), { binary: true })).frames);

@@ -3,21 +3,17 @@
 // valid handshake can do more than close that one connection with a valid code.
 
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
+import type { WebSocket } from '../../src/index.js';
+import { startEchoServer, useEchoPair } from '../helpers/echo-endpoints.js';
 import {
-  AppRegistry,
   Opcode,
-  clientTarget,
   describeFrame,
   encodeFrame,
   isValidWireCode,
   openWebSocket,
   parseClosePayload,
-  serverTarget,
   withTimeout,
   type FrameSpec,
   type RawPeer,
@@ -131,40 +127,15 @@ async function survivesGarbage(peer: RawPeer): Promise<void> {
 }
 
 describe('properties', { concurrency: true }, () => {
-  let server: Target<WebSocket>;
-  let client: Target<WebSocket>;
-  let port = 0;
   const clientCloses: number[] = [];
-  before(async () => {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0 });
-    await once(wss, 'listening');
-    wss.on('connection', (ws: WebSocket) => {
-      ws.on('error', () => {});
-      ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    });
-    port = (wss.address() as AddressInfo).port;
-    server = serverTarget(port, new AppRegistry<WebSocket>(), () => new Promise((resolve) => wss.close(() => resolve())));
-    client = await clientTarget((url) => {
-      const ws = new WebSocket(url);
-      ws.on('error', () => {});
-      ws.on('close', (code: number) => clientCloses.push(code));
-      ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-      return ws;
-    });
-  });
-  after(async () => {
-    await server.close();
-    await client.close();
+  const endpoints = useEchoPair({
+    onEndpoint: (ws, side) => {
+      if (side === 'client') ws.on('close', (code: number) => clientCloses.push(code));
+    },
   });
 
   it('server echoes any sequence of compressed and uncompressed messages, fragmented and cut at any TCP boundary', async () => {
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0, perMessageDeflate: true });
-    await once(wss, 'listening');
-    wss.on('connection', (ws: WebSocket) => {
-      ws.on('error', () => {});
-      ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    });
-    const deflatePort = (wss.address() as AddressInfo).port;
+    const deflateServer = await startEchoServer({ perMessageDeflate: true });
     const offers = ['permessage-deflate', 'permessage-deflate; client_no_context_takeover; server_no_context_takeover', 'permessage-deflate; server_max_window_bits=9; client_max_window_bits=10'];
     try {
       await fc.assert(
@@ -173,7 +144,7 @@ describe('properties', { concurrency: true }, () => {
           fc.array(fc.record({ message: messageArb, compress: fc.boolean(), repeat: fc.nat(3) }), { minLength: 1, maxLength: 8 }),
           fc.array(fc.integer({ min: 1, max: 700 }), { maxLength: 40 }),
           async (offer, items, cuts) => {
-            const peer = await openWebSocket(deflatePort, { extensions: offer });
+            const peer = await openWebSocket(deflateServer.port, { extensions: offer });
             assert.ok(peer.deflate);
             const frames: FrameSpec[] = [];
             const payloads: Buffer[] = [];
@@ -198,7 +169,7 @@ describe('properties', { concurrency: true }, () => {
         { numRuns: 60 },
       );
     } finally {
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await deflateServer.close();
     }
   });
 
@@ -206,7 +177,7 @@ describe('properties', { concurrency: true }, () => {
     ['server', 100],
     ['client', 60],
   ] as const) {
-    const target = (): Target<WebSocket> => (side === 'server' ? server : client);
+    const target = (): Target<WebSocket> => endpoints()[side];
 
     it(`${side} echoes any message sequence, fragmented, pinged and cut at any TCP boundary`, async () => {
       await fc.assert(

@@ -2,43 +2,16 @@
 // code point class is echoed, every kind of invalid sequence fails with 1007, and it fails fast:
 // as soon as the bytes received so far cannot start valid UTF-8, not when the message completes.
 
-import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { it } from 'node:test';
-import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { startEchoTarget } from '../helpers/echo-endpoints.js';
 import {
-  AppRegistry,
   Opcode,
-  clientTarget,
   encodeFrame,
   expectFailure,
   forBothSides,
   hex,
-  serverTarget,
   type RawPeer,
-  type Target,
 } from '../helpers/raw-peer.js';
-
-async function startEchoServer(): Promise<Target<WebSocket>> {
-  const apps = new AppRegistry<WebSocket>();
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatIntervalMs: 0 });
-  await once(wss, 'listening');
-  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    ws.on('error', () => {});
-    ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-    apps.register(req.socket.remotePort, ws);
-  });
-  const port = (wss.address() as AddressInfo).port;
-  return serverTarget(port, apps, () => new Promise((resolve) => wss.close(() => resolve())));
-}
-
-function startEchoClient(url: string): WebSocket {
-  const ws = new WebSocket(url);
-  ws.on('error', () => {});
-  ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
-  return ws;
-}
 
 /** "κόσμε", the Autobahn (and Markus Kuhn) sample. */
 const KOSME = hex('ce ba e1 bd b9 cf 83 ce bc ce b5');
@@ -129,7 +102,7 @@ function frameBytes(peer: RawPeer, opcode: number, payload: Buffer, fin: boolean
 }
 
 forBothSides(
-  (side) => (side === 'server' ? startEchoServer() : clientTarget(startEchoClient)),
+  (side) => startEchoTarget(side),
   (side, target) => {
     for (const [label, bytes] of VALID) {
       it(`${side} echoes valid UTF-8: ${label}`, async () => {

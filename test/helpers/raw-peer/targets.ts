@@ -14,23 +14,29 @@ import type { CloseResult, RawPeer } from './raw-peer.js';
 import { startRawServer, type AcceptOptions, type RawServerConnection } from './raw-server.js';
 
 /**
- * Runs `body` while a second, well-behaved connection to the same server echoes before and after:
- * one connection's bad input must never disturb another (RFC 6455 §7.1.7 fails *that* connection).
+ * Runs `body` while `bystander`, a second well-behaved connection to the same endpoint, echoes
+ * before and after it (then `echoesAfter` too): one connection's bad input must never disturb
+ * another (RFC 6455 §7.1.7 fails *that* connection).
  */
-export async function withBystander<T>(port: number, body: () => Promise<T>, options: ConnectOptions = {}): Promise<T> {
-  const bystander = await openWebSocket(port, options);
+async function besideBystander<T>(bystander: RawPeer, body: () => Promise<T>, echoesAfter: () => Promise<unknown> = () => Promise.resolve()): Promise<T> {
   await bystander.expectEcho('bystander before');
   let result: T;
   try {
     result = await body();
   } catch (error) {
-    bystander.destroy(); // a failed case must not hold the server's shutdown for its close timeout
+    bystander.destroy(); // a failed case must not hold the endpoint's shutdown for its close timeout
     throw error;
   }
-  await bystander.expectEcho(Buffer.from([0, 1, 2, 0xff]), { binary: true });
+  await echoesAfter();
   await bystander.expectEcho('bystander after');
   await bystander.closeHandshake(1000);
   return result;
+}
+
+/** Runs `body` while another raw client of the server on `port` echoes text and binary before and after. */
+export async function withBystander<T>(port: number, body: () => Promise<T>, options: ConnectOptions = {}): Promise<T> {
+  const bystander = await openWebSocket(port, options);
+  return besideBystander(bystander, body, () => bystander.expectEcho(Buffer.from([0, 1, 2, 0xff]), { binary: true }));
 }
 
 export interface TargetConnection<App> {
@@ -114,17 +120,7 @@ export async function clientTarget<App>(startClient: (url: string) => App): Prom
     open,
     async isolate<T>(body: () => Promise<T>) {
       const { peer } = await open();
-      await peer.expectEcho('bystander before');
-      let result: T;
-      try {
-        result = await body();
-      } catch (error) {
-        peer.destroy();
-        throw error;
-      }
-      await peer.expectEcho('bystander after');
-      await peer.closeHandshake(1000);
-      return result;
+      return besideBystander(peer, body);
     },
     close: () => server.close(),
   };
