@@ -1,36 +1,20 @@
 // Interop with the `ws` package over real sockets: tidewire's client against a ws server and a ws
 // client against tidewire's server, each with text, binary, 1 MiB, fragments, permessage-deflate
 // (checked on the wire by byte counts), a subprotocol, close codes both ways and ping/pong.
+// The cases are written once over a Link (a client end and a server end, one tidewire, one ws)
+// and run in both directions.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { WebSocket as WsSocket, WebSocketServer as WsServer } from 'ws';
+import { WebSocket as WsSocket } from 'ws';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
 import { AsyncQueue } from './async-queue.js';
-import {
-  COMPRESSED_BYTES_BOUND,
-  MIB,
-  type CloseSeen,
-  type Received,
-  extensionNames,
-  portOf,
-  tidewireClosed,
-  tidewireMessages,
-  toBuffer,
-  within,
-} from './support.js';
+import { COMPRESSED_BYTES_BOUND, MIB, type CloseSeen, extensionNames, portOf, tidewireClosed, within } from './support.js';
+import { tidewireClientToWsServer, wsClientToTidewireServer, type Direction, type End, type Library, type Link } from './ws-directions.js';
 
 const TEST_TIMEOUT = { timeout: 15_000 };
-
-/** A server-side connection, with its upgrade request (whose socket counts wire bytes). */
-interface Peer<S> {
-  socket: S;
-  req: IncomingMessage;
-  messages: AsyncQueue<Received>;
-}
 
 function wsClosed(ws: WsSocket, label: string): Promise<CloseSeen> {
   return within(
@@ -41,358 +25,231 @@ function wsClosed(ws: WsSocket, label: string): Promise<CloseSeen> {
   );
 }
 
-function wsMessages(ws: WsSocket, label: string): AsyncQueue<Received> {
-  const messages = new AsyncQueue<Received>(label);
-  ws.on('message', (data, isBinary) => messages.push({ data: toBuffer(data), isBinary }));
-  return messages;
+/** The close as `end` reports it, through the API of its library. */
+function closeSeenBy(link: Link, end: End): Promise<CloseSeen> {
+  const label = `${end.name} close`;
+  return end.library === 'tidewire' ? tidewireClosed(link.tidewire.socket, label) : wsClosed(link.ws.socket, label);
 }
 
 const TEXT = 'héllo ✓ interop';
 const BINARY = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
-describe('tidewire client ↔ ws server', () => {
-  let server: WsServer;
-  let url: string;
-  const peers = new AsyncQueue<Peer<WsSocket>>('ws server connections');
+/** A case of the matrix: its name in each direction (keyed by the client's library) and its body. */
+interface MatrixCase {
+  name: Record<Library, string>;
+  run(link: Link, direction: Direction): Promise<void>;
+}
 
-  before(async () => {
-    server = new WsServer({
-      host: '127.0.0.1',
-      port: 0,
-      perMessageDeflate: { threshold: 0 },
-      handleProtocols: (protocols) => (protocols.has('chat.v1') ? 'chat.v1' : false),
-    });
-    server.on('connection', (socket, req) => {
-      peers.push({ socket, req, messages: wsMessages(socket, 'ws server inbox') });
-    });
-    await once(server, 'listening');
-    url = `ws://127.0.0.1:${portOf(server)}/`;
-  });
+const CASES: MatrixCase[] = [];
 
-  after(async () => {
-    for (const socket of server.clients) socket.terminate();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+function matrixCase(name: Record<Library, string>, run: (link: Link, direction: Direction) => Promise<void>): void {
+  CASES.push({ name, run });
+}
 
-  async function connect(): Promise<{ client: WebSocket; inbox: AsyncQueue<Received>; peer: Peer<WsSocket> }> {
-    const client = new WebSocket(url, ['chat.v2', 'chat.v1']);
-    const inbox = tidewireMessages(client, 'tidewire client inbox');
-    await within(once(client, 'open'), 'tidewire client open');
-    const peer = await peers.next();
-    return { client, inbox, peer };
-  }
+matrixCase(
+  {
+    tidewire: 'client negotiates the subprotocol the ws server picks and permessage-deflate on both sides',
+    ws: 'server picks the subprotocol with handleProtocols and negotiates permessage-deflate with a ws client',
+  },
+  async ({ client, server, closeQuietly }, direction) => {
+    assert.equal(client.socket.protocol, direction.protocol);
+    assert.equal(server.socket.protocol, direction.protocol);
+    assert.deepEqual(extensionNames(client.socket.extensions), ['permessage-deflate']);
+    assert.deepEqual(extensionNames(server.socket.extensions), ['permessage-deflate']);
+    await closeQuietly();
+  },
+);
 
-  async function closeQuietly(client: WebSocket): Promise<void> {
-    if (client.readyState === WebSocket.CLOSED) return;
-    const closed = once(client, 'close');
-    if (client.readyState === WebSocket.OPEN) client.close(1000);
-    await within(closed, 'tidewire client close');
-  }
-
-  test('client negotiates the subprotocol the ws server picks and permessage-deflate on both sides', TEST_TIMEOUT, async () => {
-    const { client, peer } = await connect();
-    assert.equal(client.protocol, 'chat.v1');
-    assert.equal(peer.socket.protocol, 'chat.v1');
-    assert.deepEqual(extensionNames(client.extensions), ['permessage-deflate']);
-    assert.deepEqual(extensionNames(peer.socket.extensions), ['permessage-deflate']);
-    await closeQuietly(client);
-  });
-
-  test('client sends text and binary; ws server receives each with its type and the echo comes back intact', TEST_TIMEOUT, async () => {
-    const { client, inbox, peer } = await connect();
+matrixCase(
+  {
+    tidewire: 'client sends text and binary; ws server receives each with its type and the echo comes back intact',
+    ws: 'server receives text and binary from a ws client with their types and echoes them intact',
+  },
+  async ({ client, server, closeQuietly }) => {
     for (const [data, isBinary] of [
       [TEXT, false],
       [BINARY, true],
     ] as const) {
-      client.send(data);
-      const got = await peer.messages.next();
+      client.socket.send(data);
+      const got = await server.messages.next();
       assert.equal(got.isBinary, isBinary);
       assert.deepEqual(got.data, Buffer.from(data));
-      peer.socket.send(got.data, { binary: got.isBinary });
-      const echo = await inbox.next();
+      server.socket.send(got.data, { binary: got.isBinary });
+      const echo = await client.messages.next();
       assert.equal(echo.isBinary, isBinary);
       assert.deepEqual(echo.data, Buffer.from(data));
     }
-    await closeQuietly(client);
-  });
+    await closeQuietly();
+  },
+);
 
-  test('client sends and receives a 1 MiB binary message intact', TEST_TIMEOUT, async () => {
-    const { client, inbox, peer } = await connect();
+matrixCase(
+  {
+    tidewire: 'client sends and receives a 1 MiB binary message intact',
+    ws: 'server receives and sends a 1 MiB binary message intact',
+  },
+  async ({ client, server, closeQuietly }) => {
     const up = randomBytes(MIB);
-    client.send(up);
-    const got = await peer.messages.next();
+    client.socket.send(up);
+    const got = await server.messages.next();
     assert.equal(got.isBinary, true);
     assert.equal(got.data.length, MIB);
-    assert.ok(got.data.equals(up), 'ws server received different bytes');
+    assert.ok(got.data.equals(up), `${server.name} received different bytes`);
 
     const down = randomBytes(MIB);
-    peer.socket.send(down);
-    const received = await inbox.next();
+    server.socket.send(down);
+    const received = await client.messages.next();
     assert.equal(received.isBinary, true);
     assert.equal(received.data.length, MIB);
-    assert.ok(received.data.equals(down), 'tidewire client received different bytes');
-    await closeQuietly(client);
-  });
+    assert.ok(received.data.equals(down), `${client.name} received different bytes`);
+    await closeQuietly();
+  },
+);
 
-  test('client reassembles a text and a binary message the ws server sent in fragments', TEST_TIMEOUT, async () => {
-    const { client, inbox, peer } = await connect();
-    peer.socket.send('frag', { fin: false });
-    peer.socket.send('ment', { fin: false });
-    peer.socket.send('ed ✓', { fin: true });
-    const text = await inbox.next();
+matrixCase(
+  {
+    tidewire: 'client reassembles a text and a binary message the ws server sent in fragments',
+    ws: 'server reassembles a text and a binary message a ws client sent in fragments',
+  },
+  async ({ ws, tidewire, closeQuietly }) => {
+    ws.socket.send('frag', { fin: false });
+    ws.socket.send('ment', { fin: false });
+    ws.socket.send('ed ✓', { fin: true });
+    const text = await tidewire.messages.next();
     assert.equal(text.isBinary, false);
     assert.equal(text.data.toString(), 'fragmented ✓');
 
-    peer.socket.send(BINARY.subarray(0, 100), { binary: true, fin: false });
-    peer.socket.send(BINARY.subarray(100, 101), { binary: true, fin: false });
-    peer.socket.send(BINARY.subarray(101), { binary: true, fin: true });
-    const binary = await inbox.next();
+    ws.socket.send(BINARY.subarray(0, 100), { binary: true, fin: false });
+    ws.socket.send(BINARY.subarray(100, 101), { binary: true, fin: false });
+    ws.socket.send(BINARY.subarray(101), { binary: true, fin: true });
+    const binary = await tidewire.messages.next();
     assert.equal(binary.isBinary, true);
     assert.deepEqual(binary.data, BINARY);
-    await closeQuietly(client);
-  });
+    await closeQuietly();
+  },
+);
 
-  test('client and ws server exchange 1 MiB of compressible text deflated on the wire both ways', TEST_TIMEOUT, async () => {
-    const { client, inbox, peer } = await connect();
+matrixCase(
+  {
+    tidewire: 'client and ws server exchange 1 MiB of compressible text deflated on the wire both ways',
+    ws: 'server and ws client exchange 1 MiB of compressible text deflated on the wire both ways',
+  },
+  async ({ client, server, wire, closeQuietly }) => {
     const text = 'a'.repeat(MIB);
-    const wire = peer.req.socket;
 
     const readBefore = wire.bytesRead;
-    client.send(text, { compress: true });
-    const got = await peer.messages.next();
+    client.socket.send(text, { compress: true });
+    const got = await server.messages.next();
     assert.equal(got.isBinary, false);
     assert.equal(got.data.length, MIB);
-    assert.ok(got.data.toString() === text, 'ws server received different text');
+    assert.ok(got.data.toString() === text, `${server.name} received different text`);
     const upWire = wire.bytesRead - readBefore;
-    assert.ok(upWire < COMPRESSED_BYTES_BOUND, `client sent ${upWire} wire bytes for 1 MiB of "a": not deflated`);
+    assert.ok(upWire < COMPRESSED_BYTES_BOUND, `${client.name} sent ${upWire} wire bytes for 1 MiB of "a": not deflated`);
 
     const writtenBefore = wire.bytesWritten;
-    peer.socket.send(text, { compress: true });
-    const received = await inbox.next();
+    server.socket.send(text, { compress: true });
+    const received = await client.messages.next();
     assert.equal(received.isBinary, false);
-    assert.ok(received.data.toString() === text, 'tidewire client received different text');
+    assert.ok(received.data.toString() === text, `${client.name} received different text`);
     const downWire = wire.bytesWritten - writtenBefore;
-    assert.ok(downWire < COMPRESSED_BYTES_BOUND, `ws server sent ${downWire} wire bytes: compression not in use`);
+    assert.ok(downWire < COMPRESSED_BYTES_BOUND, `${server.name} sent ${downWire} wire bytes for 1 MiB of "a": not deflated`);
 
-    // Small compressed messages too (the ws server deflates everything: threshold 0).
+    // Small compressed messages too (a ws peer deflates everything: threshold 0).
     for (const small of ['x', '', 'tidewire '.repeat(50)]) {
-      client.send(small, { compress: true });
-      const echoed = await peer.messages.next();
+      client.socket.send(small, { compress: true });
+      const echoed = await server.messages.next();
       assert.equal(echoed.data.toString(), small);
-      peer.socket.send(echoed.data, { binary: false });
-      assert.equal((await inbox.next()).data.toString(), small);
+      server.socket.send(echoed.data, { binary: false, compress: true });
+      assert.equal((await client.messages.next()).data.toString(), small);
     }
-    await closeQuietly(client);
-  });
+    await closeQuietly();
+  },
+);
 
-  for (const [code, reason] of [
-    [1000, 'normal bye'],
-    [4000, 'client bye ✓'],
-  ] as const) {
-    test(`client closes with ${code} and a reason; ws server sees both and each side ends clean`, TEST_TIMEOUT, async () => {
-      const { client, peer } = await connect();
-      const clientSaw = tidewireClosed(client, 'tidewire client close');
-      const serverSaw = wsClosed(peer.socket, 'ws server close');
-      client.close(code, reason);
-      assert.equal(client.readyState, WebSocket.CLOSING);
-      assert.deepEqual(await serverSaw, { code, reason, wasClean: true });
-      const seen = await clientSaw;
-      assert.equal(seen.code, code, 'ws echoes the close code; the client reports the code it received');
-      assert.equal(seen.wasClean, true);
-      assert.equal(client.readyState, WebSocket.CLOSED);
-    });
+/**
+ * `closer` closes with `code` and `reason`: the other end sees both, the closer sees its code
+ * echoed, both ends are clean, and the tidewire end passes through CLOSING to CLOSED.
+ */
+async function closeFrom(link: Link, closer: End, code: number, reason: string): Promise<void> {
+  const other = closer === link.client ? link.server : link.client;
+  const closerSaw = closeSeenBy(link, closer);
+  const otherSaw = closeSeenBy(link, other);
+  closer.socket.close(code, reason);
+  if (closer === link.tidewire) assert.equal(link.tidewire.socket.readyState, WebSocket.CLOSING);
+  assert.deepEqual(await otherSaw, { code, reason, wasClean: true });
+  const seen = await closerSaw;
+  const echoed =
+    closer === link.tidewire
+      ? `ws echoes the close code; the ${closer.role} reports the code it received`
+      : `the ${other.role} echoes the close code (RFC 6455 §5.5.1)`;
+  assert.equal(seen.code, code, echoed);
+  assert.equal(seen.wasClean, true);
+  assert.equal(link.tidewire.socket.readyState, WebSocket.CLOSED);
+}
 
-    test(`ws server closes with ${code} and a reason; client sees both and each side ends clean`, TEST_TIMEOUT, async () => {
-      const { client, peer } = await connect();
-      const clientSaw = tidewireClosed(client, 'tidewire client close');
-      const serverSaw = wsClosed(peer.socket, 'ws server close');
-      peer.socket.close(code, `server ${reason}`);
-      assert.deepEqual(await clientSaw, { code, reason: `server ${reason}`, wasClean: true });
-      const seen = await serverSaw;
-      assert.equal(seen.code, code, 'the client echoes the close code (RFC 6455 §5.5.1)');
-      assert.equal(seen.wasClean, true);
-      assert.equal(client.readyState, WebSocket.CLOSED);
-    });
-  }
+for (const [code, reason] of [
+  [1000, 'normal bye'],
+  [4000, 'client bye ✓'],
+] as const) {
+  matrixCase(
+    {
+      tidewire: `client closes with ${code} and a reason; ws server sees both and each side ends clean`,
+      ws: `server sees ${code} and the reason when a ws client closes; each side ends clean`,
+    },
+    (link) => closeFrom(link, link.client, code, reason),
+  );
+  matrixCase(
+    {
+      tidewire: `ws server closes with ${code} and a reason; client sees both and each side ends clean`,
+      ws: `server closes with ${code} and a reason; ws client sees both and each side ends clean`,
+    },
+    (link) => closeFrom(link, link.server, code, `server ${reason}`),
+  );
+}
 
-  test('client ping gets a ws pong with its payload, and a ws server ping gets a client pong', TEST_TIMEOUT, async () => {
-    const { client, peer } = await connect();
-    const serverGotPing = once(peer.socket, 'ping');
-    const clientGotPong = once(client, 'pong');
-    client.ping(Buffer.from('tw-ping'));
-    assert.deepEqual((await within(serverGotPing, 'ws server ping'))[0], Buffer.from('tw-ping'));
-    assert.deepEqual((await within(clientGotPong, 'tidewire client pong'))[0], Buffer.from('tw-ping'));
+/** The arguments of the next `event` of an end's socket. */
+function nextEventOf(link: Link, end: End, event: 'ping' | 'pong'): Promise<unknown[]> {
+  return end === link.tidewire ? once(link.tidewire.socket, event) : once(link.ws.socket, event);
+}
 
-    const clientGotPing = once(client, 'ping');
-    const serverGotPong = once(peer.socket, 'pong');
-    peer.socket.ping(Buffer.from('ws-ping'));
-    assert.deepEqual((await within(clientGotPing, 'tidewire client ping'))[0], Buffer.from('ws-ping'));
-    assert.deepEqual((await within(serverGotPong, 'ws server pong'))[0], Buffer.from('ws-ping'));
-    await closeQuietly(client);
-  });
-});
+/** `pinger` pings with its payload: the other end gets the ping, `pinger` the pong with the same payload. */
+async function pingFrom(link: Link, pinger: End): Promise<void> {
+  const other = pinger === link.client ? link.server : link.client;
+  const payload = Buffer.from(pinger.library === 'tidewire' ? 'tw-ping' : 'ws-ping');
+  const otherGotPing = nextEventOf(link, other, 'ping');
+  const pingerGotPong = nextEventOf(link, pinger, 'pong');
+  pinger.socket.ping(payload);
+  assert.deepEqual((await within(otherGotPing, `${other.name} ping`))[0], payload);
+  assert.deepEqual((await within(pingerGotPong, `${pinger.name} pong`))[0], payload);
+}
 
-describe('ws client ↔ tidewire server', () => {
-  let server: WebSocketServer;
-  let url: string;
-  const peers = new AsyncQueue<Peer<WebSocket>>('tidewire server connections');
+matrixCase(
+  {
+    tidewire: 'client ping gets a ws pong with its payload, and a ws server ping gets a client pong',
+    ws: 'server answers a ws client ping with a pong carrying its payload, and its own ping gets a pong',
+  },
+  async (link) => {
+    await pingFrom(link, link.client);
+    await pingFrom(link, link.server);
+    await link.closeQuietly();
+  },
+);
 
-  before(async () => {
-    server = new WebSocketServer({
-      host: '127.0.0.1',
-      port: 0,
-      perMessageDeflate: true,
-      handleProtocols: (protocols: Set<string>) => (protocols.has('chat.v2') ? 'chat.v2' : false),
-    });
-    server.on('connection', (socket: WebSocket, req: IncomingMessage) => {
-      peers.push({ socket, req, messages: tidewireMessages(socket, 'tidewire server inbox') });
-    });
-    await within(once(server, 'listening'), 'tidewire server listening');
-    url = `ws://127.0.0.1:${portOf(server)}/`;
-  });
-
-  after(async () => {
-    await within(new Promise<void>((resolve) => server.close(() => resolve())), 'tidewire server close', 5_000);
-  });
-
-  async function connect(): Promise<{ client: WsSocket; inbox: AsyncQueue<Received>; peer: Peer<WebSocket> }> {
-    const client = new WsSocket(url, ['chat.v1', 'chat.v2'], { perMessageDeflate: { threshold: 0 } });
-    const inbox = wsMessages(client, 'ws client inbox');
-    await within(once(client, 'open'), 'ws client open');
-    const peer = await peers.next();
-    return { client, inbox, peer };
-  }
-
-  async function closeQuietly(client: WsSocket): Promise<void> {
-    if (client.readyState === WsSocket.CLOSED) return;
-    const closed = once(client, 'close');
-    if (client.readyState === WsSocket.OPEN) client.close(1000);
-    await within(closed, 'ws client close');
-  }
-
-  test('server picks the subprotocol with handleProtocols and negotiates permessage-deflate with a ws client', TEST_TIMEOUT, async () => {
-    const { client, peer } = await connect();
-    assert.equal(client.protocol, 'chat.v2');
-    assert.equal(peer.socket.protocol, 'chat.v2');
-    assert.deepEqual(extensionNames(client.extensions), ['permessage-deflate']);
-    assert.deepEqual(extensionNames(peer.socket.extensions), ['permessage-deflate']);
-    await closeQuietly(client);
-  });
-
-  test('server receives text and binary from a ws client with their types and echoes them intact', TEST_TIMEOUT, async () => {
-    const { client, inbox, peer } = await connect();
-    for (const [data, isBinary] of [
-      [TEXT, false],
-      [BINARY, true],
-    ] as const) {
-      client.send(data);
-      const got = await peer.messages.next();
-      assert.equal(got.isBinary, isBinary);
-      assert.deepEqual(got.data, Buffer.from(data));
-      peer.socket.send(got.data, { binary: got.isBinary });
-      const echo = await inbox.next();
-      assert.equal(echo.isBinary, isBinary);
-      assert.deepEqual(echo.data, Buffer.from(data));
+/** Runs every case of the matrix in `direction`, each on a fresh connection; `more` adds the direction's own. */
+function runMatrix(direction: Direction, more: () => void = () => {}): void {
+  describe(direction.title, () => {
+    before(() => direction.start());
+    after(() => direction.stop());
+    for (const { name, run } of CASES) {
+      test(name[direction.client], TEST_TIMEOUT, async () => run(await direction.connect(), direction));
     }
-    await closeQuietly(client);
+    more();
   });
+}
 
-  test('server receives and sends a 1 MiB binary message intact', TEST_TIMEOUT, async () => {
-    const { client, inbox, peer } = await connect();
-    const up = randomBytes(MIB);
-    client.send(up);
-    const got = await peer.messages.next();
-    assert.equal(got.isBinary, true);
-    assert.equal(got.data.length, MIB);
-    assert.ok(got.data.equals(up), 'tidewire server received different bytes');
+runMatrix(tidewireClientToWsServer());
 
-    const down = randomBytes(MIB);
-    peer.socket.send(down);
-    const received = await inbox.next();
-    assert.equal(received.isBinary, true);
-    assert.ok(received.data.equals(down), 'ws client received different bytes');
-    await closeQuietly(client);
-  });
-
-  test('server reassembles a text and a binary message a ws client sent in fragments', TEST_TIMEOUT, async () => {
-    const { client, peer } = await connect();
-    client.send('frag', { fin: false });
-    client.send('ment', { fin: false });
-    client.send('ed ✓', { fin: true });
-    const text = await peer.messages.next();
-    assert.equal(text.isBinary, false);
-    assert.equal(text.data.toString(), 'fragmented ✓');
-
-    client.send(BINARY.subarray(0, 100), { binary: true, fin: false });
-    client.send(BINARY.subarray(100, 101), { binary: true, fin: false });
-    client.send(BINARY.subarray(101), { binary: true, fin: true });
-    const binary = await peer.messages.next();
-    assert.equal(binary.isBinary, true);
-    assert.deepEqual(binary.data, BINARY);
-    await closeQuietly(client);
-  });
-
-  test('server and ws client exchange 1 MiB of compressible text deflated on the wire both ways', TEST_TIMEOUT, async () => {
-    const { client, inbox, peer } = await connect();
-    const text = 'a'.repeat(MIB);
-    const wire = peer.req.socket;
-
-    const readBefore = wire.bytesRead;
-    client.send(text, { compress: true });
-    const got = await peer.messages.next();
-    assert.equal(got.isBinary, false);
-    assert.equal(got.data.length, MIB);
-    assert.ok(got.data.toString() === text, 'tidewire server received different text');
-    const upWire = wire.bytesRead - readBefore;
-    assert.ok(upWire < COMPRESSED_BYTES_BOUND, `ws client sent ${upWire} wire bytes: compression not in use`);
-
-    const writtenBefore = wire.bytesWritten;
-    peer.socket.send(text, { compress: true });
-    const received = await inbox.next();
-    assert.equal(received.isBinary, false);
-    assert.ok(received.data.toString() === text, 'ws client received different text');
-    const downWire = wire.bytesWritten - writtenBefore;
-    assert.ok(downWire < COMPRESSED_BYTES_BOUND, `server sent ${downWire} wire bytes for 1 MiB of "a": not deflated`);
-
-    for (const small of ['x', '', 'tidewire '.repeat(50)]) {
-      client.send(small, { compress: true });
-      const echoed = await peer.messages.next();
-      assert.equal(echoed.data.toString(), small);
-      peer.socket.send(echoed.data, { binary: false, compress: true });
-      assert.equal((await inbox.next()).data.toString(), small);
-    }
-    await closeQuietly(client);
-  });
-
-  for (const [code, reason] of [
-    [1000, 'normal bye'],
-    [4000, 'client bye ✓'],
-  ] as const) {
-    test(`server sees ${code} and the reason when a ws client closes; each side ends clean`, TEST_TIMEOUT, async () => {
-      const { client, peer } = await connect();
-      const serverSaw = tidewireClosed(peer.socket, 'tidewire server close');
-      const clientSaw = wsClosed(client, 'ws client close');
-      client.close(code, reason);
-      assert.deepEqual(await serverSaw, { code, reason, wasClean: true });
-      const seen = await clientSaw;
-      assert.equal(seen.code, code, 'the server echoes the close code (RFC 6455 §5.5.1)');
-      assert.equal(seen.wasClean, true);
-      assert.equal(peer.socket.readyState, WebSocket.CLOSED);
-    });
-
-    test(`server closes with ${code} and a reason; ws client sees both and each side ends clean`, TEST_TIMEOUT, async () => {
-      const { client, peer } = await connect();
-      const serverSaw = tidewireClosed(peer.socket, 'tidewire server close');
-      const clientSaw = wsClosed(client, 'ws client close');
-      peer.socket.close(code, `server ${reason}`);
-      assert.equal(peer.socket.readyState, WebSocket.CLOSING);
-      assert.deepEqual(await clientSaw, { code, reason: `server ${reason}`, wasClean: true });
-      const seen = await serverSaw;
-      assert.equal(seen.code, code, 'ws echoes the close code; the server reports the code it received');
-      assert.equal(seen.wasClean, true);
-    });
-  }
-
+runMatrix(wsClientToTidewireServer(), () => {
   test('server that closes inside its connection handler completes the handshake and emits close', TEST_TIMEOUT, async () => {
     const closing = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     const serverSaw = new AsyncQueue<Promise<CloseSeen>>('closing server connections');
@@ -414,21 +271,5 @@ describe('ws client ↔ tidewire server', () => {
       for (const socket of closing.clients) socket.terminate();
       await within(new Promise<void>((resolve) => closing.close(() => resolve())), 'closing server close', 3_000).catch(() => {});
     }
-  });
-
-  test('server answers a ws client ping with a pong carrying its payload, and its own ping gets a pong', TEST_TIMEOUT, async () => {
-    const { client, peer } = await connect();
-    const serverGotPing = once(peer.socket, 'ping');
-    const clientGotPong = once(client, 'pong');
-    client.ping(Buffer.from('ws-ping'));
-    assert.deepEqual((await within(serverGotPing, 'tidewire server ping'))[0], Buffer.from('ws-ping'));
-    assert.deepEqual((await within(clientGotPong, 'ws client pong'))[0], Buffer.from('ws-ping'));
-
-    const clientGotPing = once(client, 'ping');
-    const serverGotPong = once(peer.socket, 'pong');
-    peer.socket.ping(Buffer.from('tw-ping'));
-    assert.deepEqual((await within(clientGotPing, 'ws client ping'))[0], Buffer.from('tw-ping'));
-    assert.deepEqual((await within(serverGotPong, 'tidewire server pong'))[0], Buffer.from('tw-ping'));
-    await closeQuietly(client);
   });
 });
