@@ -9,6 +9,8 @@ import { ConnectionClosedError, type LimitExceededError, type PeerError } from '
 import type { Limits } from '../protocol/limits.js';
 import type { PerMessageDeflate } from './deflate.js';
 import { nextMaskKey } from './mask-keys.js';
+import { OutputBatch } from './output-batch.js';
+import type { FrameHeaderFields } from '../protocol/frame-writer.js';
 
 export type SendCallback = (error?: Error) => void;
 
@@ -41,19 +43,17 @@ interface QueuedMessage {
   callback: SendCallback | undefined;
 }
 
-/** Below this, a batch is joined into one buffer instead of a gathered write. */
-const CONCAT_BELOW_BYTES = 64 * 1024;
 
 export class SocketDriver {
   readonly connection: Connection;
   /** Set on every read; the server's heartbeat clears it and pings. */
   alive = true;
-  private batch: Buffer[] = [];
-  private batchBytes = 0;
-  private batchCallbacks: SendCallback[] = [];
-  /** Application payload bytes in the batch, and all not yet handed to the kernel (WHATWG bufferedAmount). */
-  private batchPayloadBytes = 0;
+  private readonly output = new OutputBatch();
+  /** Application payload bytes not yet handed to the kernel (WHATWG bufferedAmount). */
   private unsentPayload = 0;
+  private readonly onBatchWritten = (payloadBytes: number): void => {
+    this.unsentPayload -= payloadBytes;
+  };
   private flushScheduled = false;
   private endRequested = false;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -99,7 +99,7 @@ export class SocketDriver {
 
   /** Bytes on their way out, framing included: what backpressure is measured by. */
   get bufferedBytes(): number {
-    return this.batchBytes + this.queuedBytes + this.socket.writableLength;
+    return this.output.bytes + this.queuedBytes + this.socket.writableLength;
   }
 
   /** Application payload bytes queued by send() and broadcasts and not yet written to the socket. */
@@ -113,7 +113,7 @@ export class SocketDriver {
     if (!deflate && this.queue.length === 0 && !this.compressing) {
       this.connection.send(data, isBinary);
       this.countPayload(data.length);
-      if (callback !== undefined) this.batchCallbacks.push(callback);
+      if (callback !== undefined) this.output.onWritten(callback);
     } else {
       if (this.connection.state !== ConnectionState.OPEN) this.connection.send(data, isBinary); // throws InvalidStateError
       this.queue.push({ data, isBinary, kind: deflate ? 'compress' : 'plain', callback });
@@ -178,12 +178,13 @@ export class SocketDriver {
   }
 
   write(chunk: Buffer): void {
-    this.batch.push(chunk);
-    this.batchBytes += chunk.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(flushDriver, this);
-    }
+    this.output.chunk(chunk);
+    this.scheduleFlush();
+  }
+
+  writeFrame(fields: FrameHeaderFields, payload: Uint8Array): void {
+    this.output.frame(fields, payload);
+    this.scheduleFlush();
   }
 
   end(): void {
@@ -212,35 +213,16 @@ export class SocketDriver {
   /** Hands the batch to the socket in one write. */
   flush(): void {
     this.flushScheduled = false;
-    const chunks = this.batch;
-    const callbacks = this.batchCallbacks;
-    const total = this.batchBytes;
-    const payloadBytes = this.batchPayloadBytes;
-    this.batch = [];
-    this.batchCallbacks = [];
-    this.batchBytes = 0;
-    this.batchPayloadBytes = 0;
     const socket = this.socket;
-    if (chunks.length > 0 && socket.writable) {
-      const done =
-        callbacks.length === 0 && payloadBytes === 0
-          ? undefined
-          : (error?: Error | null) => {
-              this.unsentPayload -= payloadBytes;
-              runCallbacks(callbacks, error ?? undefined);
-            };
-      if (chunks.length === 1) socket.write(chunks[0]!, done);
-      else if (total < CONCAT_BELOW_BYTES) socket.write(Buffer.concat(chunks, total), done);
-      else {
-        socket.cork();
-        for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]!);
-        socket.write(chunks[chunks.length - 1]!, done);
-        socket.uncork();
-      }
-    } else if (callbacks.length > 0) {
-      runCallbacks(callbacks, this.closedError());
-    }
+    if (socket.writable) this.output.writeTo(socket, this.onBatchWritten);
+    else this.output.discard(this.closedError());
     if (this.endRequested && socket.writable) socket.end();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(flushDriver, this);
   }
 
   private pump(): void {
@@ -254,8 +236,8 @@ export class SocketDriver {
       if (item.kind !== 'compress') {
         if (item.kind === 'encoded') this.connection.sendEncoded([item.data]);
         else this.connection.send(item.data, item.isBinary);
-        this.batchPayloadBytes += item.payloadBytes ?? item.data.length;
-        if (item.callback !== undefined) this.batchCallbacks.push(item.callback);
+        this.output.payloadBytes += item.payloadBytes ?? item.data.length;
+        if (item.callback !== undefined) this.output.onWritten(item.callback);
         continue;
       }
       this.compressing = true;
@@ -267,8 +249,8 @@ export class SocketDriver {
           item.callback?.(error ?? this.closedError());
         } else {
           this.connection.sendCompressed(compressed, item.isBinary);
-          this.batchPayloadBytes += item.data.length;
-          if (item.callback !== undefined) this.batchCallbacks.push(item.callback);
+          this.output.payloadBytes += item.data.length;
+          if (item.callback !== undefined) this.output.onWritten(item.callback);
         }
         this.pump();
       });
@@ -282,7 +264,7 @@ export class SocketDriver {
 
   private countPayload(bytes: number): void {
     this.unsentPayload += bytes;
-    this.batchPayloadBytes += bytes;
+    this.output.payloadBytes += bytes;
   }
 
   private checkHighWater(): boolean {
@@ -333,8 +315,7 @@ export class SocketDriver {
     for (const item of this.queue) item.callback?.(error);
     this.queue = [];
     this.queuedBytes = 0;
-    if (this.batchCallbacks.length > 0) runCallbacks(this.batchCallbacks, error);
-    this.batchCallbacks = [];
+    this.output.discard(error);
     const received = connection.receivedCloseCode;
     const wasClean = connection.closeFrameSent && received !== undefined;
     // A server reports why it failed a connection (as `ws` does); a client follows the browser
@@ -347,8 +328,4 @@ export class SocketDriver {
 
 function flushDriver(driver: SocketDriver): void {
   driver.flush();
-}
-
-function runCallbacks(callbacks: readonly SendCallback[], error: Error | undefined): void {
-  for (const callback of callbacks) callback(error);
 }

@@ -6,7 +6,7 @@
 import { CloseCode, isWireValid } from './close-codes.js';
 import { InvalidStateError, LimitExceededError, PeerError } from './errors.js';
 import { FrameParser, type FrameSink } from './frame-parser.js';
-import { encodeFrame } from './frame-writer.js';
+import { encodeFrame, type FrameHeaderFields } from './frame-writer.js';
 import type { Limits } from './limits.js';
 import { Opcode, isControlOpcode, RSV1 } from './opcodes.js';
 import { Utf8Validator, isValidUtf8 } from './utf8-validator.js';
@@ -29,6 +29,11 @@ export interface ConnectionEvents {
   failure(error: PeerError | LimitExceededError): void;
   /** Bytes to send, in order. */
   write(chunk: Buffer): void;
+  /**
+   * Optional: frame `payload` straight into the driver's output (saves an allocation per frame).
+   * Without it, frames are encoded here and handed to write().
+   */
+  writeFrame?(fields: FrameHeaderFields, payload: Uint8Array): void;
   /** Nothing more will be written: close TCP once the writes are out. */
   end(): void;
   /** We wait for the peer (its close frame, or the server's TCP close): time to arm the close timer. */
@@ -372,6 +377,8 @@ export class Connection implements FrameSink {
 
   private writeFrame(opcode: number, payload: Uint8Array, rsv1: boolean): void {
     const maskKey = this.options.maskKey ? this.options.maskKey() : null;
-    encodeFrame({ fin: true, rsv1, opcode, maskKey }, payload, this.emitWrite);
+    const fields = { fin: true, rsv1, opcode, maskKey };
+    if (this.events.writeFrame !== undefined) this.events.writeFrame(fields, payload);
+    else encodeFrame(fields, payload, this.emitWrite);
   }
 }

@@ -55,8 +55,15 @@ export function encodeFrame(fields: FrameHeaderFields, payload: Uint8Array, emit
     return;
   }
   const frame = Buffer.allocUnsafe(headerLength + payload.length);
-  writeFrameHeader(frame, 0, fields, payload.length);
-  frame.set(payload, headerLength);
-  if (fields.maskKey !== null) applyMask(frame.subarray(headerLength), fields.maskKey);
+  writeFrameInto(frame, 0, fields, payload);
   emit(frame);
+}
+
+/** Writes a whole frame (header, payload, masking) into `target` at `offset`; returns its length. */
+export function writeFrameInto(target: Buffer, offset: number, fields: FrameHeaderFields, payload: Uint8Array): number {
+  const headerLength = writeFrameHeader(target, offset, fields, payload.length);
+  const payloadStart = offset + headerLength;
+  target.set(payload, payloadStart);
+  if (fields.maskKey !== null) applyMask(target, fields.maskKey, 0, payloadStart, payloadStart + payload.length);
+  return headerLength + payload.length;
 }
