@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
+import { watchOutput } from '../helpers/child-output.js';
+import { REPO_ROOT, cliArgs } from '../helpers/cli-process.js';
+import { unusedPort } from '../helpers/free-port.js';
+import { withTimeout } from '../helpers/with-timeout.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 // tsx compiles the CLI at startup; the first connection can take a few seconds on a cold cache.
 const STARTUP_TIMEOUT_MS = 20_000;
 const EVENT_TIMEOUT_MS = 5_000;
@@ -34,47 +34,14 @@ interface ConnectProcess {
 }
 
 function runConnect(...args: string[]): ConnectProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'connect', ...args], { cwd: REPO_ROOT });
-  let stdout = '';
-  let stderr = '';
-  const watchers = new Set<() => void>();
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    for (const watcher of watchers) watcher();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const child = spawn(process.execPath, cliArgs('connect', ...args), { cwd: REPO_ROOT });
+  const output = watchOutput(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const waitForStdout = (pattern: RegExp): Promise<void> => {
-    const found = new Promise<void>((resolve) => {
-      const check = (): void => {
-        if (!pattern.test(stdout)) return;
-        watchers.delete(check);
-        resolve();
-      };
-      watchers.add(check);
-      check();
-    });
-    return within(found, STARTUP_TIMEOUT_MS, `${pattern} on stdout (stdout: ${JSON.stringify(stdout)}, stderr: ${JSON.stringify(stderr)})`);
+  const waitForStdout = async (pattern: RegExp): Promise<void> => {
+    const what = `${pattern} on stdout (stdout: ${JSON.stringify(output.stdout())}, stderr: ${JSON.stringify(output.stderr())})`;
+    await withTimeout(output.printed(pattern), STARTUP_TIMEOUT_MS, what);
   };
-  return { child, stdout: () => stdout, stderr: () => stderr, waitForStdout, exited };
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  assert.ok(typeof address === 'object' && address !== null);
-  return address.port;
+  return { child, stdout: output.stdout, stderr: output.stderr, waitForStdout, exited };
 }
 
 describe('tidewire connect', () => {
@@ -87,7 +54,7 @@ describe('tidewire connect', () => {
   const nextConnection = (): Promise<ServerSide> => {
     const ready = connections.shift();
     if (ready !== undefined) return Promise.resolve(ready);
-    return within(new Promise((resolve) => waiting.push(resolve)), STARTUP_TIMEOUT_MS, 'a connection');
+    return withTimeout(new Promise((resolve) => waiting.push(resolve)), STARTUP_TIMEOUT_MS, 'a connection');
   };
 
   before(async () => {
@@ -143,9 +110,9 @@ describe('tidewire connect', () => {
     await cli.waitForStdout(/^< \[pong\] are you there$/m);
 
     cli.child.stdin.write('/close 4000 bye\n');
-    const closed = await within(server.closed, EVENT_TIMEOUT_MS, 'the close frame');
+    const closed = await withTimeout(server.closed, EVENT_TIMEOUT_MS, 'the close frame');
     assert.deepEqual(closed, { code: 4000, reason: 'bye' });
-    assert.equal(await within(cli.exited, EVENT_TIMEOUT_MS, 'the exit'), 0, cli.stderr());
+    assert.equal(await withTimeout(cli.exited, EVENT_TIMEOUT_MS, 'the exit'), 0, cli.stderr());
     assert.deepEqual(server.messages, ['first line', 'second line with spaces  ', '/slash'], 'commands are not sent as messages');
   });
 
@@ -153,10 +120,10 @@ describe('tidewire connect', () => {
     const cli = runConnect(url);
     const server = await nextConnection();
     cli.child.stdin.end('one\ntwo\n');
-    const closed = await within(server.closed, STARTUP_TIMEOUT_MS, 'the close frame');
+    const closed = await withTimeout(server.closed, STARTUP_TIMEOUT_MS, 'the close frame');
     assert.equal(closed.code, 1000);
     assert.deepEqual(server.messages, ['one', 'two']);
-    assert.equal(await within(cli.exited, EVENT_TIMEOUT_MS, 'the exit'), 0, cli.stderr());
+    assert.equal(await withTimeout(cli.exited, EVENT_TIMEOUT_MS, 'the exit'), 0, cli.stderr());
   });
 
   test('client exits with 0 when the server closes cleanly', async () => {
@@ -164,7 +131,7 @@ describe('tidewire connect', () => {
     const server = await nextConnection();
     await cli.waitForStdout(/hello from server/);
     server.ws.close(4001, 'server says bye');
-    assert.equal(await within(cli.exited, EVENT_TIMEOUT_MS, 'the exit'), 0, cli.stderr());
+    assert.equal(await withTimeout(cli.exited, EVENT_TIMEOUT_MS, 'the exit'), 0, cli.stderr());
     assert.match(cli.stderr(), /closed \(code 4001 "server says bye"\)/);
   });
 
@@ -176,21 +143,21 @@ describe('tidewire connect', () => {
     await cli.waitForStdout(/^< echo: still here$/m);
     assert.ok(cli.stderr().length > 0);
     cli.child.stdin.end();
-    assert.equal((await within(server.closed, EVENT_TIMEOUT_MS, 'the close frame')).code, 1000);
-    assert.equal(await within(cli.exited, EVENT_TIMEOUT_MS, 'the exit'), 0, cli.stderr());
+    assert.equal((await withTimeout(server.closed, EVENT_TIMEOUT_MS, 'the close frame')).code, 1000);
+    assert.equal(await withTimeout(cli.exited, EVENT_TIMEOUT_MS, 'the exit'), 0, cli.stderr());
   });
 
   test('client exits with 1 when nothing listens on the port', async () => {
-    const cli = runConnect(`ws://127.0.0.1:${await unusedPort()}/`);
+    const cli = runConnect(`ws://127.0.0.1:${await unusedPort('127.0.0.1')}/`);
     cli.child.stdin.end();
-    assert.equal(await within(cli.exited, STARTUP_TIMEOUT_MS, 'the exit'), 1);
+    assert.equal(await withTimeout(cli.exited, STARTUP_TIMEOUT_MS, 'the exit'), 1);
     assert.match(cli.stderr(), /error|disconnected/);
   });
 
   test('client exits with 1 on a URL it cannot use', async () => {
     const cli = runConnect('ftp://127.0.0.1/');
     cli.child.stdin.end();
-    assert.equal(await within(cli.exited, STARTUP_TIMEOUT_MS, 'the exit'), 1);
+    assert.equal(await withTimeout(cli.exited, STARTUP_TIMEOUT_MS, 'the exit'), 1);
     assert.match(cli.stderr(), /error/);
   });
 });

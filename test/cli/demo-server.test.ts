@@ -8,17 +8,10 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startDemoServer, type DemoServer } from '../../src/cli/demo-server.js';
 import { WebSocket } from '../../src/index.js';
+import { withTimeout } from '../helpers/with-timeout.js';
 
 const EVENT_TIMEOUT_MS = 5_000;
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** A client that queues what it receives, so a test can take messages in order as they come. */
 class Inbox {
@@ -40,14 +33,14 @@ class Inbox {
 
   static async open(url: string): Promise<Inbox> {
     const inbox = new Inbox(new WebSocket(url));
-    await within(once(inbox.ws, 'open'), EVENT_TIMEOUT_MS, `open ${url}`);
+    await withTimeout(once(inbox.ws, 'open'), EVENT_TIMEOUT_MS, `open ${url}`);
     return inbox;
   }
 
   /** The next message not taken yet. */
   async next(timeoutMs = EVENT_TIMEOUT_MS): Promise<{ data: Buffer; isBinary: boolean; atMs: number }> {
     while (this.received.length <= this.#taken) {
-      await within(new Promise<void>((resolve) => (this.#wake = resolve)), timeoutMs, 'a message');
+      await withTimeout(new Promise<void>((resolve) => (this.#wake = resolve)), timeoutMs, 'a message');
     }
     return this.received[this.#taken++]!;
   }
@@ -65,7 +58,7 @@ class Inbox {
   async close(): Promise<void> {
     if (this.ws.readyState !== WebSocket.CLOSED) {
       this.ws.close(1000);
-      await within(this.closed, EVENT_TIMEOUT_MS, 'close');
+      await withTimeout(this.closed, EVENT_TIMEOUT_MS, 'close');
     }
   }
 }
@@ -77,7 +70,7 @@ async function rawRequest(port: number, request: string): Promise<string> {
   let response = '';
   socket.on('data', (chunk: string) => (response += chunk));
   socket.write(request);
-  await within(once(socket, 'close'), EVENT_TIMEOUT_MS, 'the server to close the socket');
+  await withTimeout(once(socket, 'close'), EVENT_TIMEOUT_MS, 'the server to close the socket');
   return response;
 }
 
@@ -140,9 +133,9 @@ describe('demo server', () => {
     const ws = new WebSocket(`${wsBase}/nope`);
     const failed = new Promise<Error>((resolve) => ws.once('error', resolve));
     const closed = new Promise<number>((resolve) => ws.once('close', resolve));
-    const error = await within(failed, EVENT_TIMEOUT_MS, 'the error');
+    const error = await withTimeout(failed, EVENT_TIMEOUT_MS, 'the error');
     assert.match(error.message, /404/);
-    assert.equal(await within(closed, EVENT_TIMEOUT_MS, 'the close'), 1006);
+    assert.equal(await withTimeout(closed, EVENT_TIMEOUT_MS, 'the close'), 1006);
   });
 
   test('/echo echoes text as text and binary as binary', async () => {
@@ -259,7 +252,7 @@ describe('demo server', () => {
   test('/chat closes with 1003 on a binary message', async () => {
     const client = await Inbox.open(`${wsBase}/chat?name=bin`);
     client.ws.send(Buffer.from([1, 2, 3]), { binary: true });
-    const closed = await within(client.closed, EVENT_TIMEOUT_MS, 'the 1003 close');
+    const closed = await withTimeout(client.closed, EVENT_TIMEOUT_MS, 'the 1003 close');
     assert.equal(closed.code, 1003);
   });
 });
@@ -269,8 +262,8 @@ test('demo server close() closes open connections with 1001 and stops listening'
   const wsBase = server.url.replace(/^http:/, 'ws:');
   const chat = await Inbox.open(`${wsBase}/chat?name=last`);
   const clock = await Inbox.open(`${wsBase}/clock`);
-  await within(server.close(), EVENT_TIMEOUT_MS, 'close()');
-  assert.equal((await within(chat.closed, EVENT_TIMEOUT_MS, 'the chat close')).code, 1001);
-  assert.equal((await within(clock.closed, EVENT_TIMEOUT_MS, 'the clock close')).code, 1001);
+  await withTimeout(server.close(), EVENT_TIMEOUT_MS, 'close()');
+  assert.equal((await withTimeout(chat.closed, EVENT_TIMEOUT_MS, 'the chat close')).code, 1001);
+  assert.equal((await withTimeout(clock.closed, EVENT_TIMEOUT_MS, 'the clock close')).code, 1001);
   await assert.rejects(fetch(`${server.url}/`));
 });

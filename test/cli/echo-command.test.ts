@@ -6,11 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { WebSocket } from '../../src/index.js';
+import { watchOutput } from '../helpers/child-output.js';
+import { REPO_ROOT, cliArgs } from '../helpers/cli-process.js';
+import { withTimeout } from '../helpers/with-timeout.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const STARTUP_TIMEOUT_MS = 20_000;
 const EVENT_TIMEOUT_MS = 5_000;
 
@@ -22,31 +22,22 @@ interface EchoProcess {
 
 /** Spawns `tidewire echo --port 0 …` and resolves with the URL from its "listening" line. */
 async function startEcho(...flags: string[]): Promise<EchoProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'echo', '--port', '0', ...flags], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const url = await within(
-    new Promise<string>((resolve, reject) => {
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-        stdout += chunk;
-        const match = /^tidewire echo listening on (ws:\/\/\S+)$/m.exec(stdout);
-        if (match?.[1] !== undefined) resolve(match[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`echo exited with ${code} before listening: ${stderr}`)));
+  const child = spawn(process.execPath, cliArgs('echo', '--port', '0', ...flags), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = watchOutput(child);
+  const [, url] = await withTimeout(
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      void output.printed(/^tidewire echo listening on (ws:\/\/\S+)$/m).then(resolve);
+      child.once('exit', (code) => reject(new Error(`echo exited with ${code} before listening: ${output.stderr()}`)));
     }),
     STARTUP_TIMEOUT_MS,
     'the "listening" line',
   );
-  return { child, url, stderr: () => stderr };
+  return { child, url: url!, stderr: output.stderr };
 }
 
 async function openClient(url: string, options: { maxPayload?: number; perMessageDeflate?: boolean } = {}): Promise<WebSocket> {
   const ws = new WebSocket(url, undefined, options);
-  await within(once(ws, 'open'), EVENT_TIMEOUT_MS, 'open');
+  await withTimeout(once(ws, 'open'), EVENT_TIMEOUT_MS, 'open');
   return ws;
 }
 
@@ -54,27 +45,19 @@ async function openClient(url: string, options: { maxPayload?: number; perMessag
 async function roundTrip(ws: WebSocket, data: string | Buffer, binary: boolean): Promise<[Buffer, boolean]> {
   const reply = once(ws, 'message') as Promise<[Buffer, boolean]>;
   ws.send(data, { binary });
-  return within(reply, EVENT_TIMEOUT_MS, 'the echo');
+  return withTimeout(reply, EVENT_TIMEOUT_MS, 'the echo');
 }
 
 async function closeClient(ws: WebSocket): Promise<void> {
   if (ws.readyState === WebSocket.CLOSED) return;
   const closed = nextEvent(ws, 'close');
   ws.close(1000);
-  await within(closed, EVENT_TIMEOUT_MS, 'close');
+  await withTimeout(closed, EVENT_TIMEOUT_MS, 'close');
 }
 
 /** The arguments of the next `event`, without events.once()'s habit of rejecting on 'error'. */
 function nextEvent<T extends unknown[]>(emitter: { once(event: string, listener: (...args: any[]) => void): unknown }, event: string): Promise<T> {
   return new Promise((resolve) => emitter.once(event, (...args: unknown[]) => resolve(args as T)));
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function stop(child: ChildProcess | undefined): void {
@@ -154,7 +137,7 @@ describe('tidewire echo (deflate on, 64 MiB limit as for Autobahn)', () => {
       ws.send(binary ? Buffer.from(String(i)) : String(i), { binary });
       sent.push(`${binary ? 'b' : 't'}:${i}`);
     }
-    await within(done, EVENT_TIMEOUT_MS, '100 echoes');
+    await withTimeout(done, EVENT_TIMEOUT_MS, '100 echoes');
     assert.deepEqual(received, sent);
   });
 
@@ -162,9 +145,9 @@ describe('tidewire echo (deflate on, 64 MiB limit as for Autobahn)', () => {
     const clientClosed = nextEvent<[number, Buffer]>(ws, 'close');
     const exited = once(echo.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     echo.child.kill('SIGTERM');
-    const [code] = await within(clientClosed, EVENT_TIMEOUT_MS, 'the client close');
+    const [code] = await withTimeout(clientClosed, EVENT_TIMEOUT_MS, 'the client close');
     assert.equal(code, 1001);
-    const [exitCode, signal] = await within(exited, EVENT_TIMEOUT_MS, 'the process exit');
+    const [exitCode, signal] = await withTimeout(exited, EVENT_TIMEOUT_MS, 'the process exit');
     assert.deepEqual({ exitCode, signal }, { exitCode: 0, signal: null }, echo.stderr());
   });
 });
@@ -195,26 +178,22 @@ describe('tidewire echo --no-deflate --max-message-bytes 1024', () => {
     ws.on('error', () => {});
     const closed = nextEvent<[number, Buffer]>(ws, 'close');
     ws.send(Buffer.alloc(1025, 7));
-    const [code] = await within(closed, EVENT_TIMEOUT_MS, 'the 1009 close');
+    const [code] = await withTimeout(closed, EVENT_TIMEOUT_MS, 'the 1009 close');
     assert.equal(code, 1009);
   });
 
   test('SIGINT exits with 0 too', async () => {
     const exited = once(echo.child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     echo.child.kill('SIGINT');
-    const [exitCode, signal] = await within(exited, EVENT_TIMEOUT_MS, 'the process exit');
+    const [exitCode, signal] = await withTimeout(exited, EVENT_TIMEOUT_MS, 'the process exit');
     assert.deepEqual({ exitCode, signal }, { exitCode: 0, signal: null }, echo.stderr());
   });
 });
 
 test('tidewire echo rejects a non-numeric --max-message-bytes before listening', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'echo', '--port', '0', '--max-message-bytes', '1e3'], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const [exitCode] = (await within(once(child, 'exit'), STARTUP_TIMEOUT_MS, 'the process exit')) as [number | null];
+  const child = spawn(process.execPath, cliArgs('echo', '--port', '0', '--max-message-bytes', '1e3'), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = watchOutput(child);
+  const [exitCode] = (await withTimeout(once(child, 'exit'), STARTUP_TIMEOUT_MS, 'the process exit')) as [number | null];
   assert.notEqual(exitCode, 0);
-  assert.match(stderr, /max-message-bytes/);
+  assert.match(output.stderr(), /max-message-bytes/);
 });

@@ -6,35 +6,19 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { once } from 'node:events';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from '../../src/index.js';
+import { watchOutput, type OutputStream } from '../helpers/child-output.js';
+import { unusedPort } from '../helpers/free-port.js';
+import { withTimeout } from '../helpers/with-timeout.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SEEDS = fileURLToPath(new URL('../../examples/seeds/', import.meta.url));
 const STARTUP_TIMEOUT_MS = 15_000;
 const EVENT_TIMEOUT_MS = 5_000;
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0);
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  assert.ok(typeof address === 'object' && address !== null);
-  return address.port;
-}
 
 /** Resolves once a TCP connect to the port succeeds; each try waits for 'connect' or 'error'. */
 async function portAccepts(port: number, child: ChildProcessWithoutNullStreams): Promise<void> {
@@ -66,30 +50,14 @@ async function runSeed(file: string): Promise<Seed> {
   const port = await unusedPort();
   const child = spawn(process.execPath, [`${SEEDS}${file}`], { cwd: REPO_ROOT, env: { ...process.env, PORT: String(port) } });
   running.add(child);
-  const output = { stdout: '', stderr: '' };
-  const watchers = new Set<() => void>();
-  for (const stream of ['stdout', 'stderr'] as const) {
-    child[stream].setEncoding('utf8').on('data', (chunk: string) => {
-      output[stream] += chunk;
-      for (const watcher of watchers) watcher();
-    });
-  }
-  const printed = (pattern: RegExp, stream: 'stdout' | 'stderr' = 'stdout'): Promise<void> =>
-    within(
-      new Promise<void>((resolve) => {
-        const check = (): void => {
-          if (!pattern.test(output[stream])) return;
-          watchers.delete(check);
-          resolve();
-        };
-        watchers.add(check);
-        check();
-      }),
-      EVENT_TIMEOUT_MS,
-      `${pattern} on the seed's ${stream} (${JSON.stringify(output)})`,
-    );
-  await within(portAccepts(port, child), STARTUP_TIMEOUT_MS, `${file} to listen (${JSON.stringify(output)})`);
-  return { child, url: `ws://localhost:${port}`, stdout: () => output.stdout, stderr: () => output.stderr, printed };
+  const output = watchOutput(child);
+  const shown = (): string => JSON.stringify({ stdout: output.stdout(), stderr: output.stderr() });
+  const printed = async (pattern: RegExp, stream: OutputStream = 'stdout'): Promise<void> => {
+    const what = `${pattern} on the seed's ${stream} (${shown()})`;
+    await withTimeout(output.printed(pattern, stream), EVENT_TIMEOUT_MS, what);
+  };
+  await withTimeout(portAccepts(port, child), STARTUP_TIMEOUT_MS, `${file} to listen (${shown()})`);
+  return { child, url: `ws://localhost:${port}`, stdout: output.stdout, stderr: output.stderr, printed };
 }
 
 function stopSeed(seed: Seed | undefined): void {
@@ -127,13 +95,13 @@ class PageClient {
 
   static async open(url: string, options?: { origin?: string }): Promise<PageClient> {
     const client = new PageClient(url, options);
-    await within(client.opened, EVENT_TIMEOUT_MS, `open ${url}`);
+    await withTimeout(client.opened, EVENT_TIMEOUT_MS, `open ${url}`);
     return client;
   }
 
   async next(timeoutMs = EVENT_TIMEOUT_MS): Promise<unknown> {
     while (this.data.length <= this.#taken) {
-      await within(new Promise<void>((resolve) => (this.#wake = resolve)), timeoutMs, 'a message');
+      await withTimeout(new Promise<void>((resolve) => (this.#wake = resolve)), timeoutMs, 'a message');
     }
     return this.data[this.#taken++];
   }
@@ -146,7 +114,7 @@ class PageClient {
 
   async close(): Promise<void> {
     if (this.ws.readyState !== WebSocket.CLOSED) this.ws.close(1000);
-    await within(this.closed, EVENT_TIMEOUT_MS, 'close');
+    await withTimeout(this.closed, EVENT_TIMEOUT_MS, 'close');
   }
 }
 
@@ -248,14 +216,14 @@ describe('seed snippets (examples/seeds)', () => {
     // A ping answered proves the connection outlived the connection handler.
     const pong = new Promise<Buffer>((resolve) => friend.ws.once('pong', resolve));
     friend.ws.ping(Buffer.from('still there?'));
-    assert.equal((await within(pong, EVENT_TIMEOUT_MS, 'the pong')).toString(), 'still there?');
+    assert.equal((await withTimeout(pong, EVENT_TIMEOUT_MS, 'the pong')).toString(), 'still there?');
     assert.equal(friend.ws.readyState, WebSocket.OPEN);
     await friend.close();
     assert.doesNotMatch(seed.stderr(), /https:\/\/example\.com/);
 
     const intruder = new PageClient(seed.url, { origin: 'http://evil.example' });
     // Promptly: well before the 5 s close timeout that would end a stalled closing handshake.
-    const closed = await within(intruder.closed, 2_000, 'the close');
+    const closed = await withTimeout(intruder.closed, 2_000, 'the close');
     // ws.close() without a code: the close frame carries no status, seen as 1005 (RFC 6455 §7.1.5).
     assert.deepEqual(closed, { code: 1005, reason: '', wasClean: true });
     await seed.printed(/Unauthorized origin: http:\/\/evil\.example/, 'stderr');

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { CloseEvent, type WebSocket } from '../../src/index.js';
+import { withTimeout } from '../helpers/with-timeout.js';
 import { AsyncQueue } from './async-queue.js';
 
 export const MIB = 1024 * 1024;
@@ -30,11 +31,7 @@ export function toBuffer(data: unknown): Buffer {
 
 /** `promise`, or a rejection naming what did not happen within `timeoutMs`. */
 export function within<T>(promise: Promise<T>, label: string, timeoutMs = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${label}: not within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return withTimeout(promise, timeoutMs, label);
 }
 
 /** The close as tidewire reports it through its 'close' event and its CloseEvent, checked to agree. */

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
 import { WebSocket, type WebSocketOptions } from '../../src/index.js';
 import { closeCodeOf, closeOf, connectionsOf, Inbox, messagesOf, nextEvent, within, type Accepted } from './support/events.js';
+import { unusedPort } from '../helpers/free-port.js';
 import { newClient, onTeardown, openClient, startServer } from './support/servers.js';
 
 /** A server whose connections echo every message with its type. */
@@ -19,15 +20,6 @@ async function echoServer(t: TestContext, options: Parameters<typeof startServer
     ws.on('message', (data: Buffer, isBinary: boolean) => ws.send(data, { binary: isBinary }));
   });
   return { ...started, connections };
-}
-
-/** A port nothing listens on (bound, read, released). */
-async function unusedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Records WHATWG events in order, then resolves with them and the CloseEvent once closed. */
@@ -340,7 +332,7 @@ describe('WebSocket client events and CloseEvent', () => {
   });
 
   test('client to an unreachable port reports error then close 1006', async (t) => {
-    const port = await unusedPort();
+    const port = await unusedPort('127.0.0.1');
     const client = newClient(t, `ws://127.0.0.1:${port}/`);
     const errors: Error[] = [];
     client.on('error', (error: Error) => errors.push(error));

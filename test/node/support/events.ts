@@ -3,17 +3,14 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from '../../../src/index.js';
+import { withTimeout } from '../../helpers/with-timeout.js';
 
 /** How long a test waits for something that should come promptly. */
 export const EVENT_TIMEOUT_MS = 4000;
 
 /** `promise`, or a rejection naming what did not happen within `timeoutMs`. */
 export function within<T>(promise: Promise<T>, label: string, timeoutMs = EVENT_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${label}: not within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return withTimeout(promise, timeoutMs, label);
 }
 
 interface Listenable {
