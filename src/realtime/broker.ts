@@ -4,6 +4,19 @@
 // contract suite in test/realtime/broker-contract.ts. Every method is async: a broker may be remote.
 
 import type { PresenceMember, StreamPosition } from './envelope.js';
+import { RealtimeError, RealtimeErrorCode } from './realtime-errors.js';
+
+/** The broker cannot serve the call (closed, or its backend is down): a publish was NOT accepted. */
+export class BrokerError extends RealtimeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(RealtimeErrorCode.BROKER_UNAVAILABLE, message);
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+
+  override get name(): string {
+    return 'BrokerError';
+  }
+}
 
 export interface BrokerPublication {
   channel: string;
@@ -24,6 +37,7 @@ export interface BrokerPublishResult {
 }
 
 export interface BrokerHistory {
+  /** Assigned when the channel is first used (a read included) and kept while its history exists. */
   epoch: string;
   /** The channel's latest offset (0 when nothing was ever published in this epoch). */
   latestOffset: number;
@@ -31,7 +45,9 @@ export interface BrokerHistory {
   publications: BrokerPublication[];
   /**
    * True when `publications` is everything after `since` (same epoch, nothing missing). False when
-   * the epoch changed or history no longer reaches back to since.offset + 1.
+   * the epoch changed, since.offset is beyond latestOffset (offsets this epoch never issued: treated
+   * as an epoch change), history no longer reaches back to since.offset + 1, or `limit` cut something.
+   * Without `since`: true unless `limit` cut something.
    */
   complete: boolean;
 }
