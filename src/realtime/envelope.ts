@@ -23,6 +23,8 @@ export interface ErrorInfo {
   /** A stable code from ErrorCode (realtime-errors.ts). */
   code: string;
   message: string;
+  /** What a handler attached to its RealtimeError (any application value); absent when nothing was. */
+  details?: unknown;
 }
 
 export interface PresenceMember {

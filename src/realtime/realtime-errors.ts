@@ -44,11 +44,13 @@ export class RealtimeError extends Error {
   }
 
   toInfo(): ErrorInfo {
-    return { code: this.code, message: this.message };
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
   }
 
   static fromInfo(info: ErrorInfo): RealtimeError {
-    return new RealtimeError(info.code, info.message);
+    return new RealtimeError(info.code, info.message, info.details);
   }
 }
 
