@@ -22,6 +22,8 @@ export const RealtimeErrorCode = {
   BROKER_UNAVAILABLE: 'BROKER_UNAVAILABLE',
   /** Client side: the bounded offline queue is full. */
   QUEUE_FULL: 'QUEUE_FULL',
+  /** Client side: a request was sent, then its connection closed before the answer came (it may have run). */
+  CONNECTION_LOST: 'CONNECTION_LOST',
   /** Client side: the client was closed for good before an answer came. */
   CLIENT_CLOSED: 'CLIENT_CLOSED',
   INTERNAL: 'INTERNAL',
