@@ -1,0 +1,170 @@
+// One session's subscription to one channel, and the recovery promise of DESIGN.md §2: subscribe
+// live first and buffer, read history, reply, then forward buffered and live publications by
+// offset so that nothing is missed and nothing is sent twice. A gap in the live stream (a
+// broker-reported gap or an offset jump) is caught up from history; when history cannot cover it
+// the subscription ends with an `unsubscribed` frame, never silently.
+
+import type { Broker, BrokerPublication } from './broker.js';
+import { publicationFrame, type ChannelFanout, type FanoutListener } from './channel-fanout.js';
+import { EncodedFrame } from './encoded-frame.js';
+import type { ErrorInfo, PublicationFrame, StreamPosition, SubscribeResult } from './envelope.js';
+import { RealtimeErrorCode } from './realtime-errors.js';
+
+/** Where a subscription's publications go (the session). */
+export interface SubscriptionSink {
+  deliver(publication: EncodedFrame<PublicationFrame>): void;
+  /** The buffer of a non-volatile subscription is full: the session is too slow (close 1013). */
+  overflow(subscription: ChannelSubscription): void;
+  /** The subscription cannot keep its promise (history does not cover a live gap) and has stopped. */
+  lost(subscription: ChannelSubscription, reason: ErrorInfo): void;
+}
+
+export interface ChannelSubscriptionOptions {
+  /** Volatile channels drop publications instead of buffering past the bound, and do not chase gaps. */
+  volatile: boolean;
+  /** Publications held while history is read (owner: this subscription; overflow: sink.overflow or drop). */
+  maxBufferedPublications: number;
+}
+
+const State = { STARTING: 'starting', LIVE: 'live', CATCHING_UP: 'catching-up', STOPPED: 'stopped' } as const;
+type State = (typeof State)[keyof typeof State];
+
+export class ChannelSubscription implements FanoutListener {
+  private state: State = State.STARTING;
+  private buffer: EncodedFrame<PublicationFrame>[] = [];
+  /** The last position the client has (or was told about). */
+  private epoch = '';
+  private offset = 0;
+  private gapWhileStarting = false;
+
+  constructor(
+    readonly channel: string,
+    private readonly fanout: ChannelFanout,
+    private readonly broker: Broker,
+    private readonly sink: SubscriptionSink,
+    private readonly options: ChannelSubscriptionOptions,
+  ) {}
+
+  /**
+   * Goes live (buffering), then reads history. The caller sends the result and calls activate()
+   * right after, in the same turn. Rejects when the broker fails (the subscription is then stopped).
+   */
+  async start(since: StreamPosition | undefined): Promise<SubscribeResult> {
+    let history;
+    try {
+      await this.fanout.attach(this.channel, this);
+      history = await this.broker.history(this.channel, since !== undefined ? { since } : { limit: 1 });
+    } catch (error) {
+      this.stop();
+      throw error;
+    }
+    const sameEpoch = since !== undefined && history.epoch === since.epoch;
+    // Without `since` nothing was asked for, so nothing is missing.
+    const recovered = since === undefined || (sameEpoch && history.complete);
+    // recovered: false → the client reloads its state and goes on from `offset`: a partial replay would only mislead.
+    const replay = recovered && since !== undefined ? history.publications.filter((publication) => publication.offset > since.offset) : [];
+    this.epoch = history.epoch;
+    this.offset = Math.max(history.latestOffset, replay.at(-1)?.offset ?? 0);
+    return { epoch: this.epoch, offset: this.offset, recovered, publications: replay.map(publicationFrame) };
+  }
+
+  /** The result went out: forward what arrived meanwhile (after the replayed offsets), then live. */
+  activate(): void {
+    if (this.state !== State.STARTING) return;
+    this.goLive([]);
+    if (this.gapWhileStarting) this.catchUp();
+  }
+
+  stop(): void {
+    if (this.state === State.STOPPED) return;
+    this.state = State.STOPPED;
+    this.buffer = [];
+    this.fanout.detach(this.channel, this);
+  }
+
+  get stopped(): boolean {
+    return this.state === State.STOPPED;
+  }
+
+  onPublication(publication: EncodedFrame<PublicationFrame>): void {
+    switch (this.state) {
+      case State.STOPPED:
+        return;
+      case State.STARTING:
+      case State.CATCHING_UP:
+        return this.hold(publication);
+      case State.LIVE:
+        return this.forward(publication);
+      default:
+        return assertNever(this.state);
+    }
+  }
+
+  onGap(): void {
+    if (this.options.volatile) return;
+    if (this.state === State.STARTING) this.gapWhileStarting = true;
+    else if (this.state === State.LIVE) this.catchUp();
+  }
+
+  private hold(publication: EncodedFrame<PublicationFrame>): void {
+    if (this.buffer.length < this.options.maxBufferedPublications) {
+      this.buffer.push(publication);
+      return;
+    }
+    if (!this.options.volatile) this.sink.overflow(this); // volatile: dropped for this session
+  }
+
+  /** Merge by offset: older or equal offsets were sent already, a jump is a gap to catch up. */
+  private forward(publication: EncodedFrame<PublicationFrame>): void {
+    const { epoch, offset } = publication.frame;
+    if (epoch !== this.epoch) {
+      if (!this.options.volatile) return this.lose(`the channel's epoch changed from ${this.epoch} to ${epoch}: its history was lost`);
+      this.epoch = epoch; // volatile: follow the new epoch
+      this.offset = offset;
+      return this.sink.deliver(publication);
+    }
+    if (offset <= this.offset) return;
+    if (offset > this.offset + 1 && !this.options.volatile) {
+      this.buffer.push(publication);
+      return this.catchUp();
+    }
+    this.offset = offset;
+    this.sink.deliver(publication);
+  }
+
+  /** Reads history after the current position, then forwards it and what was buffered meanwhile. */
+  private catchUp(): void {
+    this.state = State.CATCHING_UP;
+    const since = { epoch: this.epoch, offset: this.offset };
+    this.broker.history(this.channel, { since }).then(
+      (history) => {
+        if (this.state !== State.CATCHING_UP) return;
+        if (history.epoch !== since.epoch || !history.complete) {
+          return this.lose(`the live stream had a gap after offset ${since.offset} that history no longer covers`);
+        }
+        this.goLive(history.publications);
+      },
+      () => {
+        if (this.state === State.CATCHING_UP) this.lose('the broker failed while a gap in the live stream was caught up');
+      },
+    );
+  }
+
+  private goLive(replay: readonly BrokerPublication[]): void {
+    const buffered = this.buffer;
+    this.buffer = [];
+    this.state = State.LIVE;
+    // Through onPublication: if one of these opens a gap, the rest wait in the buffer again.
+    for (const publication of replay) this.onPublication(new EncodedFrame(publicationFrame(publication)));
+    for (const publication of buffered) this.onPublication(publication);
+  }
+
+  private lose(message: string): void {
+    this.stop();
+    this.sink.lost(this, { code: RealtimeErrorCode.BROKER_UNAVAILABLE, message: `${message}; subscribe again with since to learn what was lost` });
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected state ${String(value)}`);
+}

@@ -1,0 +1,20 @@
+// A server frame sent to many sessions (a publication fanned out to a channel's subscribers):
+// encoded at most once per codec, however many sessions speak that codec.
+
+import type { Codec } from './codec.js';
+import type { ServerFrame } from './envelope.js';
+
+export class EncodedFrame<F extends ServerFrame = ServerFrame> {
+  private byCodec: Map<string, string | Uint8Array> | null = null;
+
+  constructor(readonly frame: F) {}
+
+  /** The frame in `codec`'s wire form; throws what the codec throws. */
+  encode(codec: Codec): string | Uint8Array {
+    const cached = this.byCodec?.get(codec.name);
+    if (cached !== undefined) return cached;
+    const encoded = codec.encode(this.frame);
+    (this.byCodec ??= new Map()).set(codec.name, encoded);
+    return encoded;
+  }
+}

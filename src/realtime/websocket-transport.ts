@@ -1,0 +1,32 @@
+// Adapts one server-side tidewire WebSocket to the TransportConnection the server core works on:
+// text frames arrive as strings and binary frames as bytes; sends pick the frame type from the data.
+
+import type { WebSocket } from '../node/websocket.js';
+import type { TransportConnection } from './transport.js';
+
+export class WebSocketTransport implements TransportConnection {
+  onMessage: ((message: string | Uint8Array) => void) | null = null;
+  onClose: ((code: number, reason: string) => void) | null = null;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly codecName: string,
+  ) {
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onMessage?.(isBinary ? data : data.toString('utf8')));
+    ws.on('close', (code: number, reason: Buffer) => this.onClose?.(code, reason.toString('utf8')));
+    ws.on('error', () => {}); // the close event that follows carries what matters
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(message: string | Uint8Array): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(message, { binary: typeof message !== 'string' });
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+}
