@@ -22,7 +22,7 @@ export interface WebSocketLike {
   readonly protocol: string;
   readonly bufferedAmount: number;
   binaryType: string;
-  send(data: string | ArrayBufferLike | ArrayBufferView): void;
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
   close(code?: number, reason?: string): void;
   onopen: ((event: unknown) => void) | null;
   onmessage: ((event: { data: unknown }) => void) | null;

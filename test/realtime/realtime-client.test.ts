@@ -167,7 +167,7 @@ type ClientMethods = { echo: { params: string; result: string }; hang: { params:
 type Client = RealtimeClient<Channels, Methods, ClientMethods>;
 
 const TIMEOUT_MS = 5000;
-const TidewireWebSocket = WebSocket as unknown as WebSocketConstructor;
+const TidewireWebSocket: WebSocketConstructor = WebSocket;
 
 interface Harness {
   url: string;
