@@ -1,5 +1,6 @@
-// The demo page: three cards, each speaking to one endpoint of the demo server with the
-// browser's own WebSocket. Plain ES module, no build step, no external resources.
+// The demo page: the echo and clock cards, each speaking to one endpoint of the demo server with
+// the browser's own WebSocket (the chat has its own page, chat.js). Plain ES module, no build
+// step, no external resources.
 // Every list on the page is capped, so a long-open tab does not grow without bound.
 
 const RECONNECT_BASE_MS = 500;
@@ -7,13 +8,11 @@ const RECONNECT_CAP_MS = 15_000;
 /** A connection open this long counts as healthy: the next drop starts the backoff afresh. */
 const STABLE_AFTER_MS = 5_000;
 const MAX_LOG_ENTRIES = 50;
-const MAX_CHAT_ENTRIES = 200;
-const NAME_KEY = 'tidewire.chat.name';
 
 /** ws:// or wss:// URL of an endpoint on the server that served this page. */
-function endpointUrl(path, query = '') {
+function endpointUrl(path) {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}${path}${query}`;
+  return `${scheme}//${location.host}${path}`;
 }
 
 /**
@@ -31,7 +30,7 @@ class ReconnectingSocket {
   #stableTimer = 0;
   #running = false;
 
-  /** `url` is a function so a reconnect picks up changes (a new nickname). */
+  /** `url` is a function so a reconnect can pick up changes. */
   constructor(url, handlers) {
     this.#url = url;
     this.#handlers = handlers;
@@ -213,95 +212,5 @@ function setupClock(card) {
   socket.start();
 }
 
-function setupChat(card) {
-  const nameForm = card.querySelector('.name-form');
-  const messageForm = card.querySelector('.message-form');
-  const list = card.querySelector('.messages');
-  const online = card.querySelector('.online');
-  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
-  let myName = '';
-  let requestedName = '';
-  // The server announces our own arrival to us too; the welcome already said it.
-  let skipOwnJoin = false;
-
-  const notice = (text) => appendCapped(list, element('li', 'notice', text), MAX_CHAT_ENTRIES);
-
-  const socket = new ReconnectingSocket(() => endpointUrl('/chat', `?name=${encodeURIComponent(requestedName)}`), {
-    onState: (state, text) => {
-      stateBadge(card)(state, text);
-      const open = state === 'open';
-      messageForm.elements.text.disabled = !open;
-      messageForm.querySelector('button').disabled = !open;
-      if (!open) online.textContent = '';
-    },
-    onClose: (event) => {
-      if (myName !== '') notice(`disconnected (code ${event.code}${event.reason ? `: ${event.reason}` : ''})`);
-      myName = '';
-    },
-    onMessage: (data) => {
-      let event;
-      try {
-        event = JSON.parse(String(data));
-      } catch {
-        return;
-      }
-      switch (event.type) {
-        case 'welcome':
-          myName = event.from;
-          skipOwnJoin = true;
-          online.textContent = `${event.members.length} online`;
-          notice(`you joined as ${event.from}; here: ${event.members.join(', ')}`);
-          messageForm.elements.text.focus();
-          break;
-        case 'join':
-        case 'leave':
-          online.textContent = `${event.online} online`;
-          if (event.type === 'join' && skipOwnJoin && event.from === myName) {
-            skipOwnJoin = false;
-            break;
-          }
-          notice(event.text);
-          break;
-        case 'message': {
-          const item = element('li', event.from === myName ? 'message own' : 'message');
-          const at = new Date(event.at);
-          item.append(
-            element('span', 'from', event.from),
-            element('time', 'at', Number.isNaN(at.getTime()) ? '' : timeFormat.format(at)),
-            element('span', 'text', event.text),
-          );
-          appendCapped(list, item, MAX_CHAT_ENTRIES);
-          break;
-        }
-      }
-    },
-  });
-
-  nameForm.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const name = nameForm.elements.name.value.trim();
-    if (name === '') return;
-    localStorage.setItem(NAME_KEY, name);
-    requestedName = name;
-    nameForm.querySelector('button').textContent = 'Rename';
-    socket.start();
-  });
-
-  messageForm.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const text = messageForm.elements.text.value.trim();
-    if (text !== '' && socket.send(text)) messageForm.elements.text.value = '';
-  });
-
-  const saved = localStorage.getItem(NAME_KEY);
-  if (saved) {
-    nameForm.elements.name.value = saved;
-    nameForm.requestSubmit();
-  } else {
-    nameForm.elements.name.focus();
-  }
-}
-
 setupEcho(document.getElementById('echo'));
 setupClock(document.getElementById('clock'));
-setupChat(document.getElementById('chat'));

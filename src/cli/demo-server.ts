@@ -1,11 +1,13 @@
-// The demo server of `npm start`: one HTTP server on one port serving the page in web/ and
-// three WebSocket endpoints, routed by path through `noServer` + `handleUpgrade`:
-// /echo (echo), /clock (the time every second), /chat (a broadcast chat room).
+// The demo server of `npm start`: one HTTP server on one port serving the pages in web/ and the
+// realtime client's browser bundle, and four WebSocket endpoints, routed by path through
+// `noServer` + `handleUpgrade`: /echo (echo), /clock (the time every second), /chat (seed 004's
+// plain broadcast chat room) and /realtime (the messaging layer: the chat page's rooms).
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from '../index.js';
+import { ChatRealtime } from './chat-realtime.js';
 import { ChatRoom } from './chat-room.js';
 import { ClockFeed } from './clock-feed.js';
 import { listenUrl } from './listen-url.js';
@@ -13,6 +15,11 @@ import { serveStatic } from './serve-static.js';
 
 /** The page's folder. Both this source file (src/cli/) and its build (dist/cli/) sit two levels below the repository root. */
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+/** The folder of the realtime client's browser bundle, built by `npm run build` (scripts/build-browser-bundle.mjs). */
+export const BROWSER_BUNDLE_DIR = fileURLToPath(new URL('../../dist/browser/', import.meta.url));
+/** Where the pages load the bundle from: `import { RealtimeClient } from '/tidewire-realtime.js'`. */
+export const BROWSER_BUNDLE_PATH = '/tidewire-realtime.js';
+const BROWSER_BUNDLE_FILE = '/tidewire-realtime.min.js';
 
 export interface DemoServerOptions {
   port: number;
@@ -20,7 +27,7 @@ export interface DemoServerOptions {
 }
 
 export interface DemoServer {
-  /** `http://host:port`; the WebSocket endpoints are `ws://host:port/echo` and so on. */
+  /** `http://host:port`; the WebSocket endpoints are `ws://host:port/echo` and so on, the messaging layer's `ws://host:port/realtime`. */
   url: string;
   close(): Promise<void>;
 }
@@ -36,6 +43,7 @@ export async function startDemoServer({ port, host = '127.0.0.1' }: DemoServerOp
     ['/echo', echoEndpoint()],
     ['/clock', new ClockFeed()],
     ['/chat', new ChatRoom()],
+    ['/realtime', new ChatRealtime()],
   ]);
 
   const server = createServer((req, res) => {
@@ -87,6 +95,11 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, endpoint
     // RFC 9110 §15.5.22: a WebSocket endpoint asked over plain HTTP says which upgrade it needs.
     res.writeHead(426, { upgrade: 'websocket', connection: 'Upgrade', 'content-type': 'text/plain; charset=utf-8' });
     res.end('this is a WebSocket endpoint\n');
+    return;
+  }
+  if (pathname === BROWSER_BUNDLE_PATH) {
+    if (await serveStatic(req, res, BROWSER_BUNDLE_FILE, BROWSER_BUNDLE_DIR)) return;
+    res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('the browser bundle is not built: run `npm run build`\n');
     return;
   }
   if (await serveStatic(req, res, pathname, WEB_ROOT)) return;

@@ -1,13 +1,25 @@
 // The demo server in-process on a free port, spoken to over real sockets: the page, /echo,
 // /clock (one shared once-a-second tick), /chat (one total order for everyone, join/leave
-// notices, cleaned nicknames) and the 404s.
+// notices, cleaned nicknames), the 404s, and /realtime, the chat page's messaging layer, spoken
+// to with the node RealtimeClient (rooms, presence, history up to a subscription's start, checks).
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { after, afterEach, before, describe, test } from 'node:test';
+import type { ChatMessage } from '../../src/cli/chat-message.js';
+import type { RoomHistory } from '../../src/cli/chat-realtime.js';
 import { startDemoServer, type DemoServer } from '../../src/cli/demo-server.js';
-import { WebSocket } from '../../src/index.js';
+import {
+  RealtimeClient,
+  WebSocket,
+  type ClientSubscription,
+  type PresenceMember,
+  type PublicationMeta,
+  type SubscribedInfo,
+} from '../../src/index.js';
 import { withTimeout } from '../helpers/with-timeout.js';
 
 const EVENT_TIMEOUT_MS = 5_000;
@@ -266,4 +278,191 @@ test('demo server close() closes open connections with 1001 and stops listening'
   assert.equal((await withTimeout(chat.closed, EVENT_TIMEOUT_MS, 'the chat close')).code, 1001);
   assert.equal((await withTimeout(clock.closed, EVENT_TIMEOUT_MS, 'the clock close')).code, 1001);
   await assert.rejects(fetch(`${server.url}/`));
+});
+
+/** A subscription's publications as they arrive, and its first `subscribed` info. */
+class Received {
+  readonly publications: { data: ChatMessage; meta: PublicationMeta }[] = [];
+  readonly subscribed: Promise<SubscribedInfo>;
+  #waiters: (() => void)[] = [];
+
+  constructor(readonly subscription: ClientSubscription<ChatMessage>) {
+    this.subscribed = new Promise((resolve, reject) => {
+      subscription.on('subscribed', resolve);
+      subscription.on('error', reject);
+    });
+    subscription.on('publication', (data, meta) => {
+      this.publications.push({ data, meta });
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+  }
+
+  /** Resolves once `count` publications arrived. */
+  async atLeast(count: number): Promise<void> {
+    while (this.publications.length < count) {
+      await withTimeout(new Promise<void>((resolve) => this.#waiters.push(resolve)), EVENT_TIMEOUT_MS, `${count} publications`);
+    }
+  }
+}
+
+let messageCount = 0;
+function chatMessage(from: string, text: string): ChatMessage {
+  return { id: `m${++messageCount}`, from, text, at: Date.now() };
+}
+
+function userIds(members: PresenceMember[] | undefined): string[] {
+  return [...new Set((members ?? []).map((member) => member.userId ?? '?'))].sort();
+}
+
+describe('demo server /realtime (the chat page on the messaging layer)', () => {
+  let server: DemoServer;
+  let realtimeUrl: string;
+  const clients: RealtimeClient[] = [];
+
+  before(async () => {
+    server = await startDemoServer({ port: 0 });
+    realtimeUrl = `${server.url.replace(/^http:/, 'ws:')}/realtime`;
+  });
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.close();
+  });
+  after(() => server.close());
+
+  /** A client whose handshake token is its nickname, as the page's. */
+  const open = (token?: string): RealtimeClient => {
+    const client = new RealtimeClient(realtimeUrl, { WebSocket, ...(token !== undefined ? { token } : {}) });
+    clients.push(client);
+    return client;
+  };
+
+  test('two clients in a room see every message of both once, in one order; presence lists both with their names', async () => {
+    const alice = open('alice');
+    const bob = open('bob');
+    const inA = new Received(alice.subscribe<string>('room:two-people', { presence: true }) as ClientSubscription<ChatMessage>);
+    const joinedA = await withTimeout(inA.subscribed, EVENT_TIMEOUT_MS, 'alice subscribed');
+    assert.deepEqual(userIds(joinedA.members), ['alice']);
+    const inB = new Received(bob.subscribe('room:two-people', { presence: true }) as ClientSubscription<ChatMessage>);
+    const joinedB = await withTimeout(inB.subscribed, EVENT_TIMEOUT_MS, 'bob subscribed');
+    assert.deepEqual(userIds(joinedB.members), ['alice', 'bob']);
+    assert.deepEqual(joinedB.members?.map((member) => member.info).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
+      { name: 'alice' },
+      { name: 'bob' },
+    ]);
+    assert.deepEqual(userIds(await inA.subscription.presence()), ['alice', 'bob']);
+
+    // Both talk at once, three messages each, without waiting for acks in between.
+    const sent: ChatMessage[] = [];
+    const acks: Promise<unknown>[] = [];
+    for (let round = 1; round <= 3; round++) {
+      for (const [client, name] of [[alice, 'alice'], [bob, 'bob']] as const) {
+        const message = chatMessage(name, `${name} says ${round}`);
+        sent.push(message);
+        acks.push(client.publish('room:two-people', message));
+      }
+    }
+    await withTimeout(Promise.all(acks), EVENT_TIMEOUT_MS, 'the acks');
+    await Promise.all([inA.atLeast(6), inB.atLeast(6)]);
+
+    for (const inbox of [inA, inB]) {
+      assert.equal(inbox.publications.length, 6, 'each message once');
+      assert.deepEqual(inbox.publications.map(({ meta }) => meta.offset), [1, 2, 3, 4, 5, 6]);
+      assert.deepEqual(inbox.publications.map(({ data }) => data).sort((a, b) => a.id.localeCompare(b.id)), sent.slice().sort((a, b) => a.id.localeCompare(b.id)));
+      for (const name of ['alice', 'bob']) {
+        assert.deepEqual(
+          inbox.publications.filter(({ data }) => data.from === name).map(({ data }) => data.text),
+          [1, 2, 3].map((round) => `${name} says ${round}`),
+          `${name}'s messages in send order`,
+        );
+      }
+    }
+    assert.deepEqual(inB.publications, inA.publications, 'one order for both');
+  });
+
+  test('room.history returns the last messages with offsets up to where a subscription started; live ones follow from there', async () => {
+    const carol = open('carol');
+    for (let n = 1; n <= 5; n++) await carol.publish('room:history', chatMessage('carol', `old ${n}`));
+
+    const dave = open('dave');
+    const inD = new Received(dave.subscribe('room:history', { presence: true }) as ClientSubscription<ChatMessage>);
+    const joined = await withTimeout(inD.subscribed, EVENT_TIMEOUT_MS, 'dave subscribed');
+    assert.equal(joined.offset, 5);
+    const history = (await dave.call('room.history', { room: 'history', limit: 3, until: joined.offset })) as RoomHistory;
+    assert.equal(history.epoch, joined.epoch);
+    assert.equal(history.hasEarlier, true);
+    assert.deepEqual(history.messages.map((entry) => [entry.offset, entry.data.text]), [[3, 'old 3'], [4, 'old 4'], [5, 'old 5']]);
+    assert.ok(history.messages.every((entry) => entry.data.from === 'carol' && Math.abs(entry.time - Date.now()) < 60_000));
+
+    // What comes after the subscription's start arrives live, once; history up to it does not repeat it.
+    await carol.publish('room:history', chatMessage('carol', 'new 6'));
+    await inD.atLeast(1);
+    assert.deepEqual(inD.publications.map(({ data, meta }) => [meta.offset, data.text]), [[6, 'new 6']]);
+    const later = (await dave.call('room.history', { room: 'history', until: joined.offset })) as RoomHistory;
+    assert.deepEqual(later.messages.map((entry) => entry.offset), [1, 2, 3, 4, 5]);
+    assert.equal(later.hasEarlier, false);
+    assert.equal(later.offset, 6);
+    const all = (await dave.call('room.history', { room: 'history' })) as RoomHistory;
+    assert.deepEqual(all.messages.map((entry) => entry.offset), [1, 2, 3, 4, 5, 6]);
+
+    const { rooms } = (await dave.call('room.list', {})) as { rooms: { name: string; online: number }[] };
+    assert.equal(rooms[0]?.name, 'lobby', 'the default room comes first');
+    assert.deepEqual(rooms.find((room) => room.name === 'history'), { name: 'history', online: 1 });
+
+    for (const params of [{ room: 'Not Clean' }, { room: 'history', limit: 0 }, { room: 'history', limit: 10_000 }, { room: 'history', until: -1 }, null]) {
+      await assert.rejects(dave.call('room.history', params), { code: 'BAD_REQUEST' }, JSON.stringify(params));
+    }
+  });
+
+  test('nicknames come from the token, cleaned; no nickname is a 401; forged senders, bad messages and other channels are refused', async () => {
+    assert.deepEqual(await open(`\u202eeve\n  ${'x'.repeat(30)}`).call('chat.whoami', {}), { name: `eve ${'x'.repeat(20)}` });
+
+    const anonymous = new WebSocket(realtimeUrl, ['tidewire.v1.json']);
+    const refused = await withTimeout(new Promise<Error>((resolve) => anonymous.once('error', resolve)), EVENT_TIMEOUT_MS, 'the 401');
+    assert.match(refused.message, /401/);
+
+    const mallory = open('mallory');
+    await assert.rejects(mallory.publish('room:lobby', chatMessage('alice', 'I am alice')), { code: 'FORBIDDEN' });
+    await assert.rejects(mallory.publish('room:lobby', { ...chatMessage('mallory', 'x'), extra: true }), { code: 'FORBIDDEN' });
+    await assert.rejects(mallory.publish('room:lobby', chatMessage('mallory', '   ')), { code: 'FORBIDDEN' });
+    await assert.rejects(mallory.publish('room:lobby', chatMessage('mallory', 'bell \u0007')), { code: 'FORBIDDEN' });
+    await assert.rejects(mallory.publish('room:lobby', chatMessage('mallory', 'x'.repeat(2_001))), { code: 'FORBIDDEN' });
+    await assert.rejects(mallory.publish('news', chatMessage('mallory', 'not a room')), { code: 'FORBIDDEN' });
+    const subscription = mallory.subscribe('room:Not Clean');
+    const error = await withTimeout(new Promise<Error>((resolve) => subscription.on('error', resolve)), EVENT_TIMEOUT_MS, 'the refusal');
+    assert.equal((error as Error & { code?: string }).code, 'FORBIDDEN');
+    assert.deepEqual(await mallory.publish('room:lobby', chatMessage('mallory', 'line one\n\tline two')).then((ack) => typeof ack.offset), 'number');
+  });
+
+  test('GET /tidewire-realtime.js serves the browser bundle (503 until built); /chat.html loads it', async () => {
+    const bundleBuilt = existsSync(fileURLToPath(new URL('../../dist/browser/tidewire-realtime.min.js', import.meta.url)));
+    const bundle = await fetch(`${server.url}/tidewire-realtime.js`);
+    if (bundleBuilt) {
+      assert.equal(bundle.status, 200);
+      assert.match(bundle.headers.get('content-type') ?? '', /^text\/javascript/);
+      assert.match(await bundle.text(), /RealtimeClient/);
+    } else {
+      assert.equal(bundle.status, 503);
+    }
+    const page = await fetch(`${server.url}/chat.html`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.doesNotMatch(html, /https?:\/\//, 'no external resources');
+    const script = await (await fetch(`${server.url}/chat.js`)).text();
+    assert.match(script, /from '\/tidewire-realtime\.js'/);
+    assert.ok((await fetch(`${server.url}/chat.css`)).ok);
+    // The index links to it.
+    assert.match(await (await fetch(`${server.url}/`)).text(), /href="\/chat\.html"/);
+  });
+});
+
+test('demo server close() ends realtime sessions with 1001 (the client would reconnect)', async () => {
+  const server = await startDemoServer({ port: 0 });
+  const client = new RealtimeClient(`${server.url.replace(/^http:/, 'ws:')}/realtime`, { WebSocket, token: 'last' });
+  try {
+    await withTimeout(new Promise<void>((resolve) => client.on('state', (state) => state === 'connected' && resolve())), EVENT_TIMEOUT_MS, 'connected');
+    const dropped = new Promise<number | undefined>((resolve) => client.on('state', (state, info) => state === 'disconnected' && resolve(info.code)));
+    await withTimeout(server.close(), EVENT_TIMEOUT_MS, 'close()');
+    assert.equal(await withTimeout(dropped, EVENT_TIMEOUT_MS, 'the drop'), 1001);
+  } finally {
+    client.close();
+  }
 });
