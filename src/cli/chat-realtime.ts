@@ -21,7 +21,9 @@ export const DEFAULT_HISTORY_LIMIT = 50;
 export const MAX_HISTORY_LIMIT = CHAT_HISTORY_SIZE;
 /**
  * Per connection. The burst covers a page flushing its whole offline queue at once after a
- * reconnect (web/chat.js keeps at most 100 unsent messages) plus its subscribe and calls.
+ * reconnect (web/chat.js keeps at most 100 unsent messages) plus its subscribe and calls: a flush
+ * refused more than 2 × burst times within a second is closed with 1008, which the client does not
+ * reconnect from (its queued messages are then rejected), so the queue must stay below the burst.
  */
 export const CHAT_RATE_LIMIT = { ratePerSecond: 20, burst: 120 } as const;
 

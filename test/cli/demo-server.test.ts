@@ -5,12 +5,13 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { ChatMessage } from '../../src/cli/chat-message.js';
-import type { RoomHistory } from '../../src/cli/chat-realtime.js';
+import { CHAT_RATE_LIMIT, type RoomHistory } from '../../src/cli/chat-realtime.js';
+import { ChatRooms, MAX_CHAT_ROOMS, ROOM_IDLE_MS } from '../../src/cli/chat-rooms.js';
 import { startDemoServer, type DemoServer } from '../../src/cli/demo-server.js';
 import {
   RealtimeClient,
@@ -432,6 +433,27 @@ describe('demo server /realtime (the chat page on the messaging layer)', () => {
     assert.deepEqual(await mallory.publish('room:lobby', chatMessage('mallory', 'line one\n\tline two')).then((ack) => typeof ack.offset), 'number');
   });
 
+  test('the page’s whole offline queue, flushed at once on connect, stays within the rate limit: all delivered once, in order', async () => {
+    // web/chat.js bounds its client's offline queue; flushing all of it must not trip the server's rate limit.
+    const pageScript = readFileSync(fileURLToPath(new URL('../../web/chat.js', import.meta.url)), 'utf8');
+    const maxUnsent = Number(/const MAX_UNSENT = (\d+);/.exec(pageScript)?.[1]);
+    assert.ok(maxUnsent > 0 && maxUnsent + 10 <= CHAT_RATE_LIMIT.burst, `MAX_UNSENT ${maxUnsent} fits the burst ${CHAT_RATE_LIMIT.burst} with room for the page's other requests`);
+
+    const reader = open('reader');
+    const inbox = new Received(reader.subscribe('room:queue') as ClientSubscription<ChatMessage>);
+    await withTimeout(inbox.subscribed, EVENT_TIMEOUT_MS, 'subscribed');
+    const writer = new RealtimeClient(realtimeUrl, { WebSocket, token: 'writer', maxQueuedPublishes: maxUnsent });
+    clients.push(writer);
+    // Published before the first hello: all of it waits in the queue, then goes out at once.
+    const acks = Array.from({ length: maxUnsent }, (_, n) => writer.publish('room:queue', chatMessage('writer', `queued ${n}`)));
+    await assert.rejects(writer.publish('room:queue', chatMessage('writer', 'one too many')), { code: 'QUEUE_FULL' });
+    const offsets = (await withTimeout(Promise.all(acks), EVENT_TIMEOUT_MS, 'the acks')).map((ack) => ack.offset);
+    assert.deepEqual(offsets, Array.from({ length: maxUnsent }, (_, n) => n + 1));
+    await inbox.atLeast(maxUnsent);
+    assert.deepEqual(inbox.publications.map(({ data }) => data.text), Array.from({ length: maxUnsent }, (_, n) => `queued ${n}`));
+    assert.equal(writer.state, 'connected');
+  });
+
   test('GET /tidewire-realtime.js serves the browser bundle (503 until built); /chat.html loads it', async () => {
     const bundleBuilt = existsSync(fileURLToPath(new URL('../../dist/browser/tidewire-realtime.min.js', import.meta.url)));
     const bundle = await fetch(`${server.url}/tidewire-realtime.js`);
@@ -465,4 +487,22 @@ test('demo server close() ends realtime sessions with 1001 (the client would rec
   } finally {
     client.close();
   }
+});
+
+test('chat rooms: at most MAX_CHAT_ROOMS; a full list refuses a new room until an empty room has been idle for ROOM_IDLE_MS', async () => {
+  let nowMs = 1_000_000;
+  const people = new Map<string, number>();
+  const rooms = new ChatRooms(async (room) => people.get(room) ?? 0, () => nowMs);
+  for (let n = 1; n < MAX_CHAT_ROOMS; n++) assert.equal(await rooms.use(`room-${n}`), true, `room ${n}`);
+  assert.equal((await rooms.list()).length, MAX_CHAT_ROOMS, 'lobby and the others');
+  assert.equal(await rooms.use('one-too-many'), false, 'the list is full');
+  assert.equal(await rooms.use('room-7'), true, 'a known room is still fine');
+
+  people.set('room-1', 2);
+  nowMs += ROOM_IDLE_MS + 1;
+  await rooms.use('room-2'); // used just now: stays
+  assert.equal(await rooms.use('one-too-many'), true, 'idle empty rooms were forgotten');
+  const names = (await rooms.list()).map((room) => room.name);
+  assert.deepEqual(names, ['lobby', 'room-1', 'one-too-many', 'room-2'], 'lobby first, then the busiest, then by name');
+  assert.deepEqual((await rooms.list())[1], { name: 'room-1', online: 2 });
 });
