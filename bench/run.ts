@@ -5,11 +5,12 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, buildWsload, runLoad, type LoadLine } from './load/wsload.js';
+import { REPO_ROOT, buildWsload, killChildren, runLoad, type LoadLine } from './load/wsload.js';
 import { consoleReport, formatDuration, summarize, writeDocs, writeJson, type RunRecord, type SuiteInfo } from './report.js';
 import { SCENARIOS, serverSpec, type LoadSettings, type Scenario, type ServerId } from './scenarios.js';
 import { startServer, type MemoryUsage } from './server-process.js';
@@ -107,6 +108,21 @@ function distFingerprint(): string {
   return hash.digest('hex');
 }
 
+/**
+ * Copies dist/ to bench/.dist-snapshot/ so that the whole suite measures the code built when it
+ * started, even if someone rebuilds dist/ meanwhile (this repository is shared). Bare imports
+ * (ws, commander …) still resolve through the repository's node_modules.
+ */
+function snapshotDist(): { url: string; remove: () => void } {
+  // One directory per suite: a smoke test may run beside a long suite.
+  const target = path.join(REPO_ROOT, 'bench/.dist-snapshot', String(process.pid));
+  rmSync(target, { recursive: true, force: true });
+  cpSync(path.join(REPO_ROOT, 'dist'), target, { recursive: true });
+  const remove = () => rmSync(target, { recursive: true, force: true });
+  process.once('exit', remove);
+  return { url: pathToFileURL(path.join(target, 'index.js')).href, remove };
+}
+
 function newestMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
@@ -179,13 +195,21 @@ interface RunContext {
   settings: LoadSettings;
   load: LoadChoice;
   pin: ReturnType<typeof choosePinning>;
+  /** file: URL of the snapshot's index.js, for the tidewire servers. */
+  tidewireDist: string;
 }
 
 async function runOnce(ctx: RunContext): Promise<RunRecord> {
   const spec = serverSpec(ctx.scenario, ctx.server);
   const record: RunRecord = { scenario: ctx.scenario.name, server: ctx.server, round: ctx.round, metrics: {}, errors: 0, errorDetail: {}, serverCpuPct: null, otherCpuPct: null, note: null, load: null, extra: {} };
   const isNode = spec.program !== 'rawecho';
-  const server = await startServer({ program: isNode ? spec.program : ctx.load.rawecho!, args: ctx.scenario.serverArgs, pin: ctx.pin.server, isNode });
+  const server = await startServer({
+    program: isNode ? spec.program : ctx.load.rawecho!,
+    args: ctx.scenario.serverArgs,
+    pin: ctx.pin.server,
+    isNode,
+    env: { BENCH_TIDEWIRE_DIST: ctx.tidewireDist },
+  });
   try {
     const mode = ctx.scenario.kind === 'echo' ? (spec.raw ? 'raw' : 'echo') : ctx.scenario.kind;
     let args = ctx.scenario.loadArgs(ctx.settings);
@@ -281,6 +305,12 @@ function timestampForFile(date: Date): string {
 
 async function main(): Promise<void> {
   const cli = parseCli(process.argv.slice(2));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killChildren(); // servers and load generators must not outlive an interrupted suite
+      process.exit(130);
+    });
+  }
   const started = new Date();
   const loadAvgAtStart = os.loadavg();
   const git = gitInfo(); // what dist/ is built from: the tree as the suite starts
@@ -292,6 +322,7 @@ async function main(): Promise<void> {
 
   const runs: RunRecord[] = [];
   const fingerprint = distFingerprint();
+  const snapshot = snapshotDist();
   for (const scenario of cli.scenarios) {
     const servers = scenario.servers.filter((id) => (cli.servers === null || cli.servers.includes(id)) && (id !== 'c-raw' || load.rawecho !== null));
     for (let round = 1; round <= cli.runs; round++) {
@@ -299,12 +330,9 @@ async function main(): Promise<void> {
         const t0 = Date.now();
         let record: RunRecord;
         try {
-          record = await runOnce({ scenario, server, round, settings: cli.settings, load, pin });
+          record = await runOnce({ scenario, server, round, settings: cli.settings, load, pin, tidewireDist: snapshot.url });
         } catch (error) {
           record = { scenario: scenario.name, server, round, metrics: {}, errors: 1, errorDetail: { run_failed: 1 }, serverCpuPct: null, otherCpuPct: null, note: error instanceof Error ? error.message : String(error), load: null, extra: {} };
-        }
-        if (record.server === 'tidewire' && distFingerprint() !== fingerprint) {
-          record.note = `${record.note ? `${record.note}; ` : ''}dist/ was rebuilt during the suite: this and later tidewire runs may measure other code`;
         }
         runs.push(record);
         const shown = Object.entries(record.metrics).map(([k, v]) => `${k}=${Math.round(v)}`).join(' ') || 'no result';
@@ -313,6 +341,7 @@ async function main(): Promise<void> {
     }
   }
 
+  if (distFingerprint() !== fingerprint) log('dist/ was rebuilt during the suite; the tidewire servers used the snapshot taken at the start');
   const elapsedS = (Date.now() - started.getTime()) / 1000;
   const info: SuiteInfo = {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,

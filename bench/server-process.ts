@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { REPO_ROOT } from './load/wsload.js';
+import { REPO_ROOT, trackChild } from './load/wsload.js';
 
 export interface MemoryUsage {
   rss: number;
@@ -31,6 +31,8 @@ export interface StartOptions {
   args: string[];
   pin: string[];
   isNode: boolean;
+  /** Extra environment (BENCH_TIDEWIRE_DIST: the snapshot of dist/ the tidewire servers import). */
+  env?: Record<string, string>;
 }
 
 const START_TIMEOUT_MS = 15_000;
@@ -52,12 +54,13 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   if (options.isNode) {
     const file = path.join(REPO_ROOT, 'bench/servers', options.program);
     const [program, ...args] = [...options.pin, process.execPath, '--expose-gc', file, ...options.args];
-    child = spawn(program!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    child = spawn(program!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...options.env } });
   } else {
     port = await freePort();
     const [program, ...args] = [...options.pin, options.program, '-p', String(port), '-a', '127.0.0.1'];
     child = spawn(program!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   }
+  trackChild(child);
   let stderr = '';
   let exit: string | null = null;
   let stopping = false;

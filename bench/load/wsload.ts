@@ -2,7 +2,7 @@
 // directory when make and gcc are there, and runs either it or the Node fallback with the same
 // wsload-style arguments, collecting the JSON lines they print.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,18 @@ export const WSLOAD_SOURCE_DIR = path.resolve(REPO_ROOT, '../shared/tools/wsload
 /** Where wsload and rawecho are built (gitignored). */
 export const WSLOAD_BUILD_DIR = path.join(REPO_ROOT, 'bench/.wsload-build');
 const SOURCES = ['Makefile', 'wsload.c', 'rawecho.c'];
+
+/** Every child the harness started and that still runs: killed if the harness is interrupted. */
+const children = new Set<ChildProcess>();
+
+export function trackChild(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
+
+export function killChildren(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
 
 export interface WsloadBuild {
   wsload: string;
@@ -78,6 +90,7 @@ export function runLoad(argv: string[], options: RunLoadOptions): Promise<LoadRu
   return new Promise((resolve) => {
     const [program, ...args] = [...options.pin, ...argv];
     const child = spawn(program!, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    trackChild(child);
     const lines: LoadLine[] = [];
     let stdoutTail = '';
     let stderr = '';

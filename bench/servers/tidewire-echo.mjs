@@ -1,9 +1,12 @@
-// tidewire echo server under test: the built dist/ through the package self-reference, with the
+// tidewire echo server under test: the built dist/ (the package's own name `tidewire`), with the
 // handler of `tidewire echo` (one line, no copies) and the heartbeat off.
 // Usage: node bench/servers/tidewire-echo.mjs [--deflate]
 
-import { WebSocketServer } from 'tidewire';
 import { MAX_PAYLOAD_BYTES, hasFlag, ignore, reportReady } from './harness-link.mjs';
+
+// The harness passes a snapshot of dist/ taken when the suite started (a rebuild by someone else
+// in the middle of a suite must not change the code under test); by hand, the package itself.
+const { WebSocketServer } = await import(process.env.BENCH_TIDEWIRE_DIST ?? 'tidewire');
 
 const wss = new WebSocketServer({
   port: Number(process.env.BENCH_PORT ?? 0),

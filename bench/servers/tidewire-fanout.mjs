@@ -3,8 +3,11 @@
 // `wsload fanout`: the publisher's messages come back to each subscriber, in order.
 // Usage: node bench/servers/tidewire-fanout.mjs
 
-import { WebSocketServer } from 'tidewire';
 import { ignore, reportReady } from './harness-link.mjs';
+
+// The harness passes a snapshot of dist/ taken when the suite started (a rebuild by someone else
+// in the middle of a suite must not change the code under test); by hand, the package itself.
+const { WebSocketServer } = await import(process.env.BENCH_TIDEWIRE_DIST ?? 'tidewire');
 
 const wss = new WebSocketServer({
   port: Number(process.env.BENCH_PORT ?? 0),
