@@ -1,0 +1,75 @@
+// One ioredis connection as RedisBroker uses it: fail fast. A call made before the first
+// connection waits for it (at most readyTimeoutMs); once it has been up, a call while it is down
+// rejects at once with BrokerError instead of queueing, so a publish is never held silently.
+// Connection errors are reported once per outage, not once per reconnect attempt.
+
+import type { Redis } from 'ioredis';
+import { BrokerError } from '../../realtime/broker.js';
+
+export class RedisConnection {
+  private everReady = false;
+  private errorReported = false;
+  private readonly onReady = () => {
+    this.everReady = true;
+    this.errorReported = false;
+  };
+  private readonly onError = (error: unknown) => {
+    if (this.errorReported) return;
+    this.errorReported = true;
+    this.report(error);
+  };
+
+  /** `owned`: close() ends the connection (false for a client the application passed in). */
+  constructor(
+    readonly client: Redis,
+    readonly role: string,
+    private readonly readyTimeoutMs: number,
+    private readonly owned: boolean,
+    private readonly report: (error: unknown) => void,
+  ) {
+    if (client.status === 'ready') this.everReady = true;
+    client.on('ready', this.onReady);
+    client.on('error', this.onError);
+  }
+
+  get isReady(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /** Resolves when the connection is usable; rejects with BrokerError when it is not. */
+  async ready(): Promise<void> {
+    const { client } = this;
+    if (client.status === 'ready') return;
+    if (this.everReady || client.status === 'end') throw this.unavailable();
+    if (client.status === 'wait') client.connect().catch(() => undefined); // lazyConnect: errors come as events
+    await new Promise<void>((resolve, reject) => {
+      const done = (error?: BrokerError) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('end', onEnd);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onReady = () => done();
+      const onEnd = () => done(this.unavailable());
+      const timer = setTimeout(() => done(this.unavailable(`no connection within ${this.readyTimeoutMs} ms`)), this.readyTimeoutMs);
+      client.on('ready', onReady);
+      client.on('end', onEnd);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.off('ready', this.onReady);
+    if (this.owned) {
+      if (this.client.status === 'ready') await this.client.quit().catch(() => undefined);
+      this.client.disconnect(); // also stops reconnecting
+    }
+    // An owned connection keeps its error listener: a late error of the closing socket is no crash.
+    if (!this.owned) this.client.off('error', this.onError);
+    this.errorReported = true;
+  }
+
+  private unavailable(detail = `the ${this.role} connection is ${this.client.status}`): BrokerError {
+    return new BrokerError(`RedisBroker: Redis is unavailable (${detail})`);
+  }
+}
