@@ -35,6 +35,7 @@ export { RealtimeClient } from './realtime/realtime-client.js';
 export type { RealtimeClientOptions, MethodSpec, CallOptions, HandlerContext } from './realtime/realtime-client-options.js';
 export type { ClientSubscription, SubscribeOptions, PublicationMeta, SubscribedInfo } from './realtime/client-subscription.js';
 export { MemoryBroker, type MemoryBrokerOptions, type MemoryBrokerStats } from './realtime/memory-broker.js';
+export { RedisBroker } from './brokers/redis/index.js';
 export {
   BrokerError,
   DEFAULT_BROKER_OPTIONS,

@@ -9,6 +9,8 @@ import { connectCommand } from './connect-command.js';
 import { demoCommand } from './demo-command.js';
 import { echoCommand } from './echo-command.js';
 import { fuzzingClientCommand } from './fuzzing-client-command.js';
+import { serveCommand } from './serve-command.js';
+import { tokenCommand } from './token-command.js';
 
 // package.json is outside the build's rootDir, so it is read at run time rather than imported.
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -19,7 +21,9 @@ const program = new Command('tidewire')
   .addCommand(echoCommand())
   .addCommand(connectCommand())
   .addCommand(demoCommand())
-  .addCommand(fuzzingClientCommand());
+  .addCommand(fuzzingClientCommand())
+  .addCommand(serveCommand())
+  .addCommand(tokenCommand());
 
 try {
   await program.parseAsync(process.argv);
