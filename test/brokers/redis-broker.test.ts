@@ -7,14 +7,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it, type TestContext } from 'node:test';
+import { Redis } from 'ioredis';
 import { RedisBroker, type RedisBrokerOptions } from '../../src/brokers/redis/index.js';
 import { channelKeys } from '../../src/brokers/redis/redis-keys.js';
 import type { BrokerPublication, PresenceEvent } from '../../src/realtime/broker.js';
+import type { SubscribeResult } from '../../src/realtime/envelope.js';
 import { RealtimeError, RealtimeErrorCode } from '../../src/realtime/realtime-errors.js';
 import { requireTool } from '../helpers/external-tool.js';
+import { unusedPort } from '../helpers/free-port.js';
 import { brokerContract } from '../realtime/broker-contract.js';
+import { startRealtime } from '../realtime/support/envelope-client.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { adminClient, deleteKeys, keysUnder, killClientsNamed, REDIS_URL, redisAnswers, uniquePrefix } from './redis-test-support.js';
+import {
+  adminClient, deleteKeys, keysUnder, killClientsNamed, REDIS_URL, redisAnswers, redisServerInstalled, startRedisServer, uniquePrefix,
+} from './redis-test-support.js';
 
 const HOW = `start redis-server on ${REDIS_URL} (apt-get install redis-server), or set REDIS_URL`;
 const available = await redisAnswers();
@@ -30,9 +36,12 @@ if (!available) {
   after(() => admin.quit());
 
   const contractPrefix = uniquePrefix('contract');
+  const listenerErrors: unknown[] = [];
   brokerContract(
     'RedisBroker',
-    async (options) => new RedisBroker({ ...options, url: REDIS_URL, keyPrefix: contractPrefix, sweepIntervalMs: 50, onConnectionError: () => undefined }),
+    async (options) => new RedisBroker({
+      ...options, url: REDIS_URL, keyPrefix: contractPrefix, sweepIntervalMs: 50, onListenerError: (e) => listenerErrors.push(e), onConnectionError: () => undefined,
+    }),
     {
       honoursClock: false,
       sharedStore: true,
@@ -220,6 +229,84 @@ if (!available) {
       assert.equal(droppedHistory.complete, false);
     });
 
+    it('reloads its scripts when Redis forgot them (SCRIPT FLUSH, as after a restart)', async (t) => {
+      const broker = open(t, uniquePrefix('scripts'));
+      await broker.publish('room', 'a');
+      await admin.script('FLUSH');
+      assert.equal((await broker.publish('room', 'b')).offset, 2);
+      assert.equal((await broker.history('room')).latestOffset, 2);
+    });
+
+    it('started while Redis does not answer: calls wait for readyTimeoutMs at most, then fail at once with BROKER_UNAVAILABLE', async (t) => {
+      const broker = open(t, uniquePrefix('down'), { url: `redis://127.0.0.1:${await unusedPort('127.0.0.1')}`, readyTimeoutMs: 300 });
+      const started = performance.now();
+      await assert.rejects(broker.ready(), isUnavailable);
+      await assert.rejects(broker.publish('room', 'a'), isUnavailable);
+      const waited = performance.now() - started;
+      assert.ok(waited >= 250 && waited < 1000, `waited ${waited} ms`);
+      const later = performance.now();
+      await assert.rejects(broker.subscribe('room', () => undefined), isUnavailable);
+      assert.ok(performance.now() - later < 50, 'after the start window: at once');
+    });
+
+    it('works over connections the application passes in, and leaves them open on close()', async (t) => {
+      const prefix = uniquePrefix('given');
+      const client = new Redis(REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      t.after(() => client.quit());
+      const broker = new RedisBroker({ client, keyPrefix: prefix, onConnectionError: () => undefined });
+      t.after(() => deleteKeys(admin, prefix));
+      const received: number[] = [];
+      await broker.subscribe('room', (p) => received.push(p.offset));
+      await broker.publish('room', 'a');
+      await waitUntil('the publication', () => received.length === 1);
+      await broker.close();
+      assert.equal(client.status, 'ready');
+      assert.equal(await client.ping(), 'PONG');
+    });
+
+    it('a real Redis restart without persistence: publishes fail while it is down, then onGap, a new epoch and incomplete history', async (t) => {
+      if (!(await requireTool(t, 'redis-server', redisServerInstalled, 'apt-get install redis-server, or set REDIS_SERVER'))) return;
+      const port = await unusedPort('127.0.0.1');
+      let redis = await startRedisServer(port);
+      t.after(() => redis.stop());
+      const broker = open(t, uniquePrefix('restart'), { url: `redis://127.0.0.1:${port}`, redis: { retryStrategy: () => 50 } });
+      const received: BrokerPublication[] = [];
+      let gaps = 0;
+      await broker.subscribe('room', (p) => received.push(p), () => (gaps += 1));
+      const before = await broker.publish('room', 'a', { pid: 'p:1' });
+      await waitUntil('the first publication', () => received.length === 1);
+      await redis.stop();
+      await waitUntil('publishes to fail', async () => (await broker.publish('room', 'x').then(() => false, isUnavailable)));
+      redis = await startRedisServer(port);
+      await waitUntil('onGap after the restart', () => gaps === 1);
+      const afterRestart = await broker.publish('room', 'b', { pid: 'p:1' });
+      assert.notEqual(afterRestart.epoch, before.epoch);
+      assert.deepEqual([afterRestart.offset, afterRestart.duplicate], [1, false]);
+      const history = await broker.history('room', { since: { epoch: before.epoch, offset: before.offset } });
+      assert.deepEqual([history.complete, history.epoch, history.publications.map((p) => p.data)], [false, afterRestart.epoch, ['b']]);
+      await waitUntil('the publication of the new epoch', () => received.length === 2);
+      assert.deepEqual(received.map((p) => [p.epoch === before.epoch, p.offset, p.data]), [[true, 1, 'a'], [false, 1, 'b']]);
+    });
+
+    it('two RealtimeServers on one Redis: a client of one node gets the other node\'s publications, and recovers on that node after a drop', async (t) => {
+      const prefix = uniquePrefix('servers');
+      const [nodeA, nodeB] = [await startRealtime(t, { broker: open(t, prefix) }), await startRealtime(t, { broker: open(t, prefix) })];
+      const first = await nodeA.connect();
+      const subscribed: SubscribeResult = await first.ok({ t: 'sub', channel: 'news' });
+      await nodeB.rt.publish('news', 'n1');
+      await nodeB.rt.publish('news', 'n2');
+      const seen = await first.publications('news', 2);
+      assert.deepEqual(seen.map((p) => [p.offset, p.data]), [[1, 'n1'], [2, 'n2']]);
+      first.ws.terminate(); // node A's client drops …
+      await nodeA.rt.publish('news', 'n3');
+      await nodeB.rt.publish('news', 'n4');
+      const again = await nodeB.connect(); // … and comes back through node B
+      const result: SubscribeResult = await again.ok({ t: 'sub', channel: 'news', since: { epoch: subscribed.epoch, offset: 2 } });
+      assert.deepEqual([result.recovered, result.epoch, result.publications.map((p) => p.data)], [true, subscribed.epoch, ['n3', 'n4']]);
+      await nodeA.rt.publish('news', 'n5');
+      assert.deepEqual((await again.publications('news', 1)).map((p) => [p.offset, p.data]), [[5, 'n5']]);
+    });
+
     it('channels whose names differ only in braces, percent signs or colons have keys of their own', async (t) => {
       const prefix = uniquePrefix('names');
       const broker = open(t, prefix);
@@ -228,6 +315,12 @@ if (!available) {
       for (const name of names) assert.deepEqual((await broker.history(name)).publications.map((p) => p.data), [name]);
     });
   });
+}
+
+function isUnavailable(error: unknown): boolean {
+  assert.ok(error instanceof RealtimeError);
+  assert.equal(error.code, RealtimeErrorCode.BROKER_UNAVAILABLE);
+  return true;
 }
 
 async function waitUntil(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 4000): Promise<void> {

@@ -1,10 +1,14 @@
 // What the RedisBroker tests need from the shared Redis: whether it answers, an admin connection,
 // key cleanup by prefix (SCAN + DEL, never FLUSHDB: other test files use the same Redis), and
-// killing one broker's connections by client name (never by type: that would hit other tests).
+// killing one broker's connections by client name (never by type: that would hit other tests),
+// and a private redis-server to restart for real.
 
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { keyPattern } from '../../src/brokers/redis/redis-keys.js';
+import { watchOutput } from '../helpers/child-output.js';
+import { DEFAULT_TIMEOUT_MS, withTimeout } from '../helpers/with-timeout.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -66,4 +70,27 @@ export async function killClientsNamed(admin: Redis, name: string): Promise<numb
     .map((fields) => fields.id as string);
   for (const id of ids) await admin.client('KILL', 'ID', id);
   return ids.length;
+}
+
+/** A private redis-server without persistence on `port`, for a real restart; stop() kills it (SIGKILL). */
+export async function startRedisServer(port: number): Promise<{ stop(): Promise<void> }> {
+  const child = spawn(process.env.REDIS_SERVER ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = watchOutput(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await withTimeout(Promise.race([output.printed(/Ready to accept connections/), exited.then(() => {
+    throw new Error(`redis-server exited: ${output.stdout()}${output.stderr()}`);
+  })]), DEFAULT_TIMEOUT_MS, 'redis-server to start');
+  return {
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** Whether `redis-server` can be started. */
+export function redisServerInstalled(): boolean {
+  return spawnSync(process.env.REDIS_SERVER ?? 'redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
 }

@@ -47,7 +47,7 @@ export interface RedisBrokerOptions extends BrokerOptions {
   client?: Redis;
   /** An existing connection for pub/sub (the application closes it); default: a duplicate of `client`, closed by close(). */
   subscriber?: Redis;
-  /** How long a call made before the first connection waits for it (default 10 s). */
+  /** Calls made within this time of the construction wait for the first connection; later ones fail at once while Redis is down (default 10 s). */
   readyTimeoutMs?: number;
   /** Period of the unref'd timer that expires presence members of the channels this node listens to; 0: only on calls (default 1000). */
   sweepIntervalMs?: number;

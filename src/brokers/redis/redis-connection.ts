@@ -1,6 +1,6 @@
-// One ioredis connection as RedisBroker uses it: fail fast. A call made before the first
-// connection waits for it (at most readyTimeoutMs); once it has been up, a call while it is down
-// rejects at once with BrokerError instead of queueing, so a publish is never held silently.
+// One ioredis connection as RedisBroker uses it: fail fast. A call made within readyTimeoutMs of
+// the start waits for the first connection; any other call while it is down rejects at once with
+// BrokerError instead of queueing, so a publish is never held silently.
 // Connection errors are reported once per outage, not once per reconnect attempt.
 
 import type { Redis } from 'ioredis';
@@ -8,6 +8,8 @@ import { BrokerError } from '../../realtime/broker.js';
 
 export class RedisConnection {
   private everReady = false;
+  /** Calls wait for the first connection until then (performance.now() time). */
+  private readonly startDeadline: number;
   private errorReported = false;
   private readonly onReady = () => {
     this.everReady = true;
@@ -27,6 +29,7 @@ export class RedisConnection {
     private readonly owned: boolean,
     private readonly report: (error: unknown) => void,
   ) {
+    this.startDeadline = performance.now() + readyTimeoutMs;
     if (client.status === 'ready') this.everReady = true;
     client.on('ready', this.onReady);
     client.on('error', this.onError);
@@ -40,7 +43,9 @@ export class RedisConnection {
   async ready(): Promise<void> {
     const { client } = this;
     if (client.status === 'ready') return;
+    const waitMs = this.startDeadline - performance.now();
     if (this.everReady || client.status === 'end') throw this.unavailable();
+    if (waitMs <= 0) throw this.unavailable(`no connection within ${this.readyTimeoutMs} ms of the start; the ${this.role} connection is ${client.status}`);
     if (client.status === 'wait') client.connect().catch(() => undefined); // lazyConnect: errors come as events
     await new Promise<void>((resolve, reject) => {
       const done = (error?: BrokerError) => {
@@ -52,7 +57,7 @@ export class RedisConnection {
       };
       const onReady = () => done();
       const onEnd = () => done(this.unavailable());
-      const timer = setTimeout(() => done(this.unavailable(`no connection within ${this.readyTimeoutMs} ms`)), this.readyTimeoutMs);
+      const timer = setTimeout(() => done(this.unavailable(`no connection within ${this.readyTimeoutMs} ms of the start`)), waitMs);
       client.on('ready', onReady);
       client.on('end', onEnd);
     });
