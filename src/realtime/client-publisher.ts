@@ -12,15 +12,23 @@ import { RealtimeError, RealtimeErrorCode } from './realtime-errors.js';
 export class ClientPublisher {
   private readonly outbox: Outbox;
   private retryTimer: unknown = null;
+  /**
+   * The in-flight window, up to maxInFlight: it drops to 1 on RATE_LIMITED and widens by one per
+   * ack (additive increase, multiplicative decrease), so a client settles at the server's rate.
+   */
+  private window: number;
 
   constructor(
     maxQueued: number,
+    /** At most this many publishes await their ack at once, so flushing a long offline queue cannot burst past a server's rate limit. */
+    private readonly maxInFlight: number,
     private readonly link: ConnectionLink,
     private readonly timers: ClientTimers,
     /** Delay before sending again after the n-th (0-based) retryable error of a publish. */
     private readonly retryDelayMs: (retry: number) => number,
   ) {
     this.outbox = new Outbox(maxQueued, randomInstanceId());
+    this.window = maxInFlight;
   }
 
   /** Publishes waiting for an ack. */
@@ -34,10 +42,12 @@ export class ClientPublisher {
     return result;
   }
 
-  /** Sends every due publish, in queue order. */
+  /** Sends due publishes in queue order, as many as the in-flight window allows. */
   flush(): void {
     if (!this.link.isLive()) return;
-    for (const entry of this.outbox.due()) {
+    const room = this.window - this.outbox.inFlightCount;
+    if (room <= 0) return;
+    for (const entry of this.outbox.due().slice(0, room)) {
       const id = this.link.nextId();
       if (this.link.send({ t: 'pub', id, channel: entry.channel, pid: entry.pid, data: entry.data })) this.outbox.markSent(entry, id);
       else this.outbox.fail(entry, new RealtimeError(RealtimeErrorCode.BAD_REQUEST, `the publish to "${entry.channel}" could not be encoded`));
@@ -50,9 +60,11 @@ export class ClientPublisher {
     if (entry === undefined) return false;
     if (error === null) {
       const ack = decodePublishResult(result);
+      this.window = Math.min(this.maxInFlight, this.window + 1);
       if (ack.ok) this.outbox.ack(entry, ack.result);
       else this.outbox.fail(entry, new RealtimeError(RealtimeErrorCode.INTERNAL, `malformed publish ack: ${ack.reason}`));
     } else if (isRetryablePublishError(error.code)) {
+      this.window = 1;
       this.outbox.hold(entry);
       this.retryTimer ??= this.timers.setTimeout(() => {
         this.retryTimer = null;
@@ -62,6 +74,7 @@ export class ClientPublisher {
     } else {
       this.outbox.fail(entry, error);
     }
+    this.flush(); // the window has room again
     return true;
   }
 

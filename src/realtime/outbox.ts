@@ -66,6 +66,11 @@ export class Outbox {
     return due;
   }
 
+  /** Publishes sent on this connection and not answered yet. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
   markSent(entry: OutboxEntry, requestId: number): void {
     entry.requestId = requestId;
     this.inFlight.set(requestId, entry);

@@ -12,7 +12,7 @@ export const RateVerdict = {
   ALLOWED: 'allowed',
   /** Refuse this request (RATE_LIMITED reply). */
   LIMITED: 'limited',
-  /** Refused more than 2 × burst times within a second: close the connection (1008). */
+  /** Refused more than 2 × burst times within a second: close the connection (1013: come back later). */
   ABUSIVE: 'abusive',
 } as const;
 export type RateVerdict = (typeof RateVerdict)[keyof typeof RateVerdict];

@@ -34,6 +34,8 @@ export interface RealtimeClientOptions {
   heartbeat?: { timeoutMs?: number };
   /** Unacknowledged publishes kept (default 1000); past it publish() rejects with QUEUE_FULL. */
   maxQueuedPublishes?: number;
+  /** Publishes awaiting their ack at once (default 32): later ones wait in the queue, in order. */
+  maxInFlightPublishes?: number;
   /** Calls and presence queries waiting for an answer, and server calls running (default 1000 each). */
   maxPendingRequests?: number;
   /** Channels subscribed at once (default 1000); past it subscribe() throws QUEUE_FULL. */
@@ -54,6 +56,7 @@ export interface RealtimeClientOptions {
 
 export const CLIENT_DEFAULTS = {
   maxQueuedPublishes: 1000,
+  maxInFlightPublishes: 32,
   maxPendingRequests: 1000,
   maxSubscriptions: 1000,
   maxHandlers: 100,

@@ -74,7 +74,7 @@ export class RealtimeClient<
     this.heartbeat = new ClientHeartbeat(this.timers, options.heartbeat?.timeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
       () => this.send({ t: 'ping' }), () => this.dropConnection('no pong from the server'));
     const link: ConnectionLink = { isLive: () => this.live, send: (frame) => this.send(frame), nextId: () => this.nextId() };
-    this.publisher = new ClientPublisher(options.maxQueuedPublishes ?? CLIENT_DEFAULTS.maxQueuedPublishes, link, this.timers,
+    this.publisher = new ClientPublisher(options.maxQueuedPublishes ?? CLIENT_DEFAULTS.maxQueuedPublishes, options.maxInFlightPublishes ?? CLIENT_DEFAULTS.maxInFlightPublishes, link, this.timers,
       (retry) => fullJitterMs(random, baseMs, capMs, retry));
     this.subscriptions = new ClientSubscriptions(options.maxSubscriptions ?? CLIENT_DEFAULTS.maxSubscriptions, link, (channel) => this.presenceOf(channel));
     const maxPending = options.maxPendingRequests ?? CLIENT_DEFAULTS.maxPendingRequests;

@@ -63,7 +63,7 @@ export interface RealtimeServerOptions {
   canPublish?: (session: SessionInfo, channel: string, data: unknown) => boolean | Promise<boolean>;
   /** Per-channel settings: volatile channels drop publications for slow consumers instead of closing them. */
   channels?: (channel: string) => { volatile?: boolean };
-  /** Per-connection token bucket over every request; past it RATE_LIMITED replies, and more than 2 × burst refusals within a second close with 1008. */
+  /** Per-connection token bucket over every request; past it RATE_LIMITED replies, and more than 2 × burst refusals within a second close with 1013 (the client reconnects after its backoff). */
   rateLimit?: RateLimit;
   /** Slow-consumer bound on a connection's unsent bytes (default 4 MiB): past it 1013, or drops for volatile channels. */
   maxOutboundBytes?: number;

@@ -149,7 +149,8 @@ export class Session {
         if (requestId !== undefined) this.error(requestId, { code: RealtimeErrorCode.RATE_LIMITED, message: 'Too many requests: slow down' });
         return false;
       case RateVerdict.ABUSIVE:
-        this.close(CloseCode.POLICY_VIOLATION, 'rate limit exceeded repeatedly');
+        // 1013, not 1008: the client reconnects after its backoff with its unacknowledged publishes kept.
+        this.close(CloseCode.TRY_AGAIN_LATER, 'rate limit exceeded repeatedly');
         return false;
     }
   }

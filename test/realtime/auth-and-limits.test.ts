@@ -1,6 +1,6 @@
 // The server's gates and bounds: authenticate at the handshake (401, the token from each of its
 // four places), the Origin allowlist (403), canSubscribe / canPublish (FORBIDDEN, connection kept),
-// the per-connection rate limit (RATE_LIMITED, then 1008) on an injected clock, and the slow
+// the per-connection rate limit (RATE_LIMITED, then 1013) on an injected clock, and the slow
 // consumer bound (1013, or drops on volatile channels) against clients that stop reading.
 
 import assert from 'node:assert/strict';
@@ -120,7 +120,7 @@ describe('rate limit', () => {
     assert.equal(limiter.take() === RateVerdict.ALLOWED, false);
   });
 
-  test('over the limit requests get RATE_LIMITED replies; past twice the burst within a second the server closes with 1008', async (t) => {
+  test('over the limit requests get RATE_LIMITED replies; past twice the burst within a second the server closes with 1013 (come back later)', async (t) => {
     let now = 0;
     const { rt, connect } = await startRealtime(t, { rateLimit: { ratePerSecond: 5, burst: 2 }, now: () => now });
     rt.handle('echo', (params: unknown) => params);
@@ -133,8 +133,8 @@ describe('rate limit', () => {
     assert.equal(await client.ok({ t: 'rpc', method: 'echo', params: 4 }), 4);
     const closed = once<[unknown, number]>(rt, 'sessionClosed');
     for (let i = 0; i < 5; i++) client.send({ t: 'rpc', id: 100 + i, method: 'echo', params: i }); // refusals 3, 4, then 5 > 2 × 2
-    assert.equal((await closed)[1], 1008);
-    assert.equal((await client.closed).code, 1008);
+    assert.equal((await closed)[1], 1013);
+    assert.equal((await client.closed).code, 1013);
   });
 });
 
