@@ -35,6 +35,8 @@ export class ChannelSubscription implements FanoutListener {
   /** The last position the client has (or was told about). */
   private epoch = '';
   private offset = 0;
+  /** The part of a replay too big for the subscribe result, sent right after it. */
+  private replayAfterResult: BrokerPublication[] = [];
   private gapWhileStarting = false;
 
   constructor(
@@ -64,14 +66,20 @@ export class ChannelSubscription implements FanoutListener {
     // recovered: false → the client reloads its state and goes on from `offset`: a partial replay would only mislead.
     const replay = recovered && since !== undefined ? history.publications.filter((publication) => publication.offset > since.offset) : [];
     this.epoch = history.epoch;
-    this.offset = Math.max(history.latestOffset, replay.at(-1)?.offset ?? 0);
-    return { epoch: this.epoch, offset: this.offset, recovered, publications: replay.map(publicationFrame) };
+    // The result carries the start of the replay; the rest follows as `pub` frames right after it,
+    // so no single message outgrows what a client accepts. `offset` is where the result leaves off.
+    const inResult = replayPrefix(replay);
+    this.replayAfterResult = replay.slice(inResult.length);
+    this.offset = this.replayAfterResult.length > 0 ? (inResult.at(-1)?.offset ?? since!.offset) : Math.max(history.latestOffset, replay.at(-1)?.offset ?? 0);
+    return { epoch: this.epoch, offset: this.offset, recovered, publications: inResult.map(publicationFrame) };
   }
 
   /** The result went out: forward what arrived meanwhile (after the replayed offsets), then live. */
   activate(): void {
     if (this.state !== State.STARTING) return;
-    this.goLive([]);
+    const rest = this.replayAfterResult;
+    this.replayAfterResult = [];
+    this.goLive(rest);
     if (this.gapWhileStarting) this.catchUp();
   }
 
@@ -163,6 +171,26 @@ export class ChannelSubscription implements FanoutListener {
     this.stop();
     this.sink.lost(this, { code: RealtimeErrorCode.BROKER_UNAVAILABLE, message: `${message}; subscribe again with since to learn what was lost` });
   }
+}
+
+/** At most this much of a replay rides in the subscribe result (the rest follows as `pub` frames). */
+const REPLAY_IN_RESULT_MAX_PUBLICATIONS = 100;
+const REPLAY_IN_RESULT_MAX_BYTES = 256 * 1024;
+
+/** The leading publications of a replay that fit the subscribe result's budget (at least none). */
+function replayPrefix(replay: readonly BrokerPublication[]): readonly BrokerPublication[] {
+  let bytes = 0;
+  for (let i = 0; i < replay.length && i < REPLAY_IN_RESULT_MAX_PUBLICATIONS; i++) {
+    bytes += estimatedBytes(replay[i]!.data);
+    if (bytes > REPLAY_IN_RESULT_MAX_BYTES) return replay.slice(0, i);
+  }
+  return replay.slice(0, REPLAY_IN_RESULT_MAX_PUBLICATIONS);
+}
+
+function estimatedBytes(data: unknown): number {
+  if (typeof data === 'string') return data.length * 3;
+  if (data instanceof Uint8Array) return data.byteLength;
+  return (JSON.stringify(data) ?? '').length * 3;
 }
 
 function assertNever(value: never): never {

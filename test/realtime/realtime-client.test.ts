@@ -453,6 +453,30 @@ describe('RealtimeClient with binary codecs', () => {
 });
 
 describe('RealtimeClient across dropped connections', () => {
+  it('a subscriber that missed more than its WebSocket message limit recovers everything, in order (the replay is not one giant frame)', async () => {
+    const harness = await startHarness({ heartbeatIntervalMs: 0 }, { historySize: 2000 });
+    try {
+      const client = await connected(harness.client({ token: 'reader', random: () => 0 }));
+      const news = client.subscribe('ticks');
+      await nextSubscribed(news);
+      const received = collect(news);
+      const recoveredFlags: boolean[] = [];
+      news.on('subscribed', ({ recovered }) => recoveredFlags.push(recovered));
+      harness.blocked.add('reader');
+      harness.kill('reader');
+      await nextState(client, ClientState.DISCONNECTED);
+      const text = 'x'.repeat(1500); // 800 × 1500 B: well past the client WebSocket's 1 MiB default limit
+      for (let i = 0; i < 800; i++) await harness.rt.publish('ticks', `${i}:${text}`);
+      harness.blocked.delete('reader');
+      await eventually(() => received.length === 800, 'all 800 missed publications');
+      assert.deepEqual(received.map((r) => r.offset), Array.from({ length: 800 }, (_, i) => i + 1));
+      assert.deepEqual(received.map((r) => String(r.data).split(':')[0]), Array.from({ length: 800 }, (_, i) => String(i)));
+      assert.deepEqual(recoveredFlags, [true]);
+      client.close();
+    } finally {
+      await harness.close();
+    }
+  });
   it('the server drops connections while publishing: each publish acked once and in the channel once; the subscriber recovers what it missed', async () => {
     const harness = await startHarness({ heartbeatIntervalMs: 0 });
     try {
