@@ -3,6 +3,7 @@
 // subscribe replies, publications, presence events and `unsubscribed` frames to them.
 
 import type { ConnectionLink } from './client-connection.js';
+import type { ClientTimers } from './client-timers.js';
 import { ClientSubscription, type SubscribeOptions, type SubscriptionOwner } from './client-subscription.js';
 import type { PresenceMember, PublicationFrame } from './envelope.js';
 import { RealtimeError, RealtimeErrorCode } from './realtime-errors.js';
@@ -14,15 +15,26 @@ export class ClientSubscriptions {
   /** Subscribe requests in flight on the current connection. */
   private readonly requests = new Map<number, AnySubscription>();
   private readonly owner: SubscriptionOwner;
+  /** Subscribes refused by a broker that was briefly unavailable, waiting to be tried again (one per subscription). */
+  private readonly retries = new Map<AnySubscription, { timer: unknown; attempt: number }>();
 
   constructor(
     private readonly maxSubscriptions: number,
     private readonly link: ConnectionLink,
     presenceOf: (channel: string) => Promise<PresenceMember[]>,
+    private readonly timers: ClientTimers,
+    /** Delay before the n-th (0-based) retry of a subscribe the broker refused. */
+    private readonly retryDelayMs: (attempt: number) => number,
   ) {
     this.owner = {
       presenceOf,
       unsubscribeFrom: (channel) => {
+        const subscription = this.byChannel.get(channel);
+        const retry = subscription === undefined ? undefined : this.retries.get(subscription);
+        if (retry !== undefined) {
+          this.timers.clearTimeout(retry.timer);
+          this.retries.delete(subscription!);
+        }
         this.byChannel.delete(channel);
         if (this.link.isLive()) this.link.send({ t: 'unsub', id: this.link.nextId(), channel });
       },
@@ -47,6 +59,8 @@ export class ClientSubscriptions {
   connectionLost(): void {
     for (const subscription of this.byChannel.values()) subscription.connectionLost();
     this.requests.clear();
+    for (const retry of this.retries.values()) this.timers.clearTimeout(retry.timer); // the next hello resubscribes all
+    this.retries.clear();
   }
 
   /** A `result` or `error` for request `id`: false when it is not a subscribe request. */
@@ -55,7 +69,10 @@ export class ClientSubscriptions {
     if (subscription === undefined) return false;
     this.requests.delete(id);
     if (error === null) {
+      this.retries.delete(subscription);
       subscription.handleResult(result);
+    } else if (error.code === RealtimeErrorCode.BROKER_UNAVAILABLE && this.byChannel.get(subscription.channel) === subscription) {
+      this.retryLater(subscription); // e.g. Redis reconnecting: keep the position, try again
     } else {
       if (this.byChannel.get(subscription.channel) === subscription) this.byChannel.delete(subscription.channel);
       subscription.fail('error', error);
@@ -83,6 +100,14 @@ export class ClientSubscriptions {
     if (reason.code === RealtimeErrorCode.BROKER_UNAVAILABLE) return this.subscribe(subscription);
     this.byChannel.delete(channel);
     subscription.fail('unsubscribed', reason);
+  }
+
+  private retryLater(subscription: AnySubscription): void {
+    const attempt = (this.retries.get(subscription)?.attempt ?? -1) + 1;
+    const timer = this.timers.setTimeout(() => {
+      if (this.byChannel.get(subscription.channel) === subscription && this.link.isLive()) this.subscribe(subscription);
+    }, this.retryDelayMs(attempt));
+    this.retries.set(subscription, { timer, attempt });
   }
 
   private subscribe(subscription: AnySubscription): void {

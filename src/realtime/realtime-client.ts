@@ -76,7 +76,8 @@ export class RealtimeClient<
     const link: ConnectionLink = { isLive: () => this.live, send: (frame) => this.send(frame), nextId: () => this.nextId() };
     this.publisher = new ClientPublisher(options.maxQueuedPublishes ?? CLIENT_DEFAULTS.maxQueuedPublishes, options.maxInFlightPublishes ?? CLIENT_DEFAULTS.maxInFlightPublishes, link, this.timers,
       (retry) => fullJitterMs(random, baseMs, capMs, retry));
-    this.subscriptions = new ClientSubscriptions(options.maxSubscriptions ?? CLIENT_DEFAULTS.maxSubscriptions, link, (channel) => this.presenceOf(channel));
+    this.subscriptions = new ClientSubscriptions(options.maxSubscriptions ?? CLIENT_DEFAULTS.maxSubscriptions, link, (channel) => this.presenceOf(channel),
+      this.timers, (attempt) => fullJitterMs(random, baseMs, capMs, attempt));
     const maxPending = options.maxPendingRequests ?? CLIENT_DEFAULTS.maxPendingRequests;
     this.pending = new PendingRequests(maxPending, this.timers);
     this.rpcHandlers = new ClientRpcHandlers(options.maxHandlers ?? CLIENT_DEFAULTS.maxHandlers, maxPending);

@@ -16,6 +16,7 @@ import type { ClientSubscription, SubscribedInfo } from '../../src/realtime/clie
 import type { ClientTimers } from '../../src/realtime/client-timers.js';
 import type { PublishResult } from '../../src/realtime/envelope.js';
 import { MemoryBroker } from '../../src/realtime/memory-broker.js';
+import { BrokerError } from '../../src/realtime/broker.js';
 import { PendingRequests } from '../../src/realtime/pending-requests.js';
 import { RealtimeClient } from '../../src/realtime/realtime-client.js';
 import type { RealtimeClientOptions } from '../../src/realtime/realtime-client-options.js';
@@ -453,6 +454,31 @@ describe('RealtimeClient with binary codecs', () => {
 });
 
 describe('RealtimeClient across dropped connections', () => {
+  it('a subscribe refused because the broker is briefly unavailable is retried with backoff and then succeeds', async () => {
+    class FlakyBroker extends MemoryBroker {
+      failuresLeft = 2;
+      override async history(...args: Parameters<MemoryBroker['history']>): ReturnType<MemoryBroker['history']> {
+        if (this.failuresLeft-- > 0) throw new BrokerError('reconnecting to the store');
+        return super.history(...args);
+      }
+    }
+    const harness = await startHarness({ heartbeatIntervalMs: 0, broker: new FlakyBroker() });
+    try {
+      const client = await connected(harness.client({ backoff: { baseMs: 10, capMs: 50 } }));
+      const ticks = client.subscribe('ticks');
+      const errors: unknown[] = [];
+      ticks.on('error', (error) => errors.push(error));
+      const subscribed = await nextSubscribed(ticks);
+      assert.equal(subscribed.recovered, true);
+      const received = collect(ticks);
+      await harness.rt.publish('ticks', 1);
+      await eventually(() => received.length === 1, 'the publication after the retried subscribe');
+      assert.deepEqual(errors, [], 'the refusals were retried, not reported as the end of the subscription');
+      client.close();
+    } finally {
+      await harness.close();
+    }
+  });
   it('a subscriber that missed more than its WebSocket message limit recovers everything, in order (the replay is not one giant frame)', async () => {
     const harness = await startHarness({ heartbeatIntervalMs: 0 }, { historySize: 2000 });
     try {
