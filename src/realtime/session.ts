@@ -60,6 +60,8 @@ export class Session {
   private closedWith: number | null = null;
   private pendingRequests = 0;
   private publishTail: Promise<void> = Promise.resolve();
+  /** The pid of a publish refused by the rate limit, until it is sent again (see inPublishOrder). */
+  private refusedPublish: string | null = null;
   private readonly limiter: RateLimiter | null;
   private readonly channels: SessionChannels;
   private readonly rpcCalls: RpcCalls;
@@ -131,12 +133,30 @@ export class Session {
       const { frame } = decoded;
       if (this.serverRpc.answer(frame.id, frame.t === 'result' ? { result: frame.result } : { error: frame.error })) return;
     }
-    if (!this.admit(decoded.ok ? requestIdOf(decoded.frame) : decoded.id)) return;
+    if (!this.admit(decoded.ok ? requestIdOf(decoded.frame) : decoded.id)) {
+      if (decoded.ok && decoded.frame.t === 'pub') this.refusedPublish ??= decoded.frame.pid;
+      return;
+    }
+    if (decoded.ok && decoded.frame.t === 'pub' && !this.inPublishOrder(decoded.frame.id, decoded.frame.pid)) return;
     if (!decoded.ok) {
       if (decoded.id === undefined) return this.close(CloseCode.POLICY_VIOLATION, truncate(`bad frame: ${decoded.reason}`));
       return this.error(decoded.id, { code: RealtimeErrorCode.BAD_REQUEST, message: decoded.reason });
     }
     this.dispatch(decoded.frame);
+  }
+
+  /**
+   * A client's publishes keep their send order: after one was refused (RATE_LIMITED), later ones
+   * that were already in flight are refused too, until the refused one is sent again.
+   */
+  private inPublishOrder(id: number, pid: string): boolean {
+    if (this.refusedPublish === null) return true;
+    if (pid === this.refusedPublish) {
+      this.refusedPublish = null;
+      return true;
+    }
+    this.error(id, { code: RealtimeErrorCode.RATE_LIMITED, message: 'An earlier publish was refused: send it again first' });
+    return false;
   }
 
   /** The rate limit: true to go on; otherwise answered RATE_LIMITED (when there is a request id) or closed. */
