@@ -55,7 +55,7 @@ export type ClientFrame =
 
 export interface SubscribeResult {
   epoch: string;
-  /** The channel's latest offset when the subscription started (0: empty). */
+  /** Where the subscription continues from: the latest offset, or the last publication this result replays when the rest of a long replay follows as `pub` frames (0: empty). */
   offset: number;
   /** False when `since` could not be honoured (history too short or the epoch changed): reload state. */
   recovered: boolean;
