@@ -1,0 +1,409 @@
+// Load side of the realtime fanout benchmark (run by bench/realtime/run.ts pinned to core 1, or by
+// hand): opens N subscriber connections to one server, subscribes each to `fan`, triggers
+// `POST /publish?m=M` on the server, and counts deliveries until every subscriber got every
+// message. Checks that each subscriber got each message exactly once and in order (seq 0..M-1).
+// Prints one JSON line (LoadResult) on stdout.
+//
+//   node --import tsx bench/realtime/fanout-load.ts --server tidewire|socketio --port P
+//        [--subscribers N] [--messages M] [--bytes B] [--client lib|raw] [--hosts 127.0.0.1,127.0.0.2 (raw: source addresses)]
+//
+// --client lib (default): tidewire's WebSocket from dist/ (subprotocol tidewire.v1.json, JSON
+//   envelope) and socket.io-client with transports: ['websocket'].
+// --client raw: the same minimal RFC 6455 client over net.Socket for both servers (speaking the
+//   tidewire envelope or the Engine.IO 4 / Socket.IO 5 packets), so that the load side costs the
+//   same for both; it can also spread connections over several source addresses (--hosts).
+
+import http from 'node:http';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+
+export interface LoadResult {
+  server: string;
+  client: string;
+  subscribers: number;
+  messages: number;
+  /** Deliveries counted (should be subscribers × messages). */
+  deliveries: number;
+  complete: boolean;
+  /** Subscribers that got a message twice, out of order, or not all of them. */
+  badSubscribers: number;
+  /** From just before the publish trigger was sent to the last delivery. */
+  elapsedMs: number;
+  deliveriesPerSecond: number;
+  /** What the server measured for its publish loop (its HTTP answer). */
+  serverPublishMs: number | null;
+  connectMs: number;
+  errors: string[];
+}
+
+interface Options {
+  server: 'tidewire' | 'socketio';
+  port: number;
+  subscribers: number;
+  messages: number;
+  bytes: number;
+  client: 'lib' | 'raw';
+  hosts: string[];
+  timeoutMs: number;
+  dist: string;
+}
+
+type Subscriber = { close(): void };
+
+const CONNECT_CONCURRENCY = 200;
+
+/** Per-subscriber bookkeeping shared by all client kinds. */
+class Ledger {
+  readonly next: Int32Array;
+  readonly bad: Uint8Array;
+  deliveries = 0;
+  ready = 0;
+  errors: string[] = [];
+  onAll: (() => void) | null = null;
+  constructor(readonly subscribers: number, readonly messages: number) {
+    this.next = new Int32Array(subscribers);
+    this.bad = new Uint8Array(subscribers);
+  }
+  deliver(index: number, seq: unknown): void {
+    if (seq !== this.next[index]) {
+      this.bad[index] = 1;
+      if (this.errors.length < 10) this.errors.push(`subscriber ${index}: got seq ${String(seq)}, expected ${this.next[index]}`);
+    }
+    this.next[index] = (typeof seq === 'number' ? seq : this.next[index]!) + 1;
+    this.deliveries++;
+    if (this.deliveries === this.subscribers * this.messages) this.onAll?.();
+  }
+  error(message: string): void {
+    if (this.errors.length < 10) this.errors.push(message);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Library clients
+
+async function libTidewire(options: Options, ledger: Ledger, index: number, host: string): Promise<Subscriber> {
+  const { WebSocket } = (await import(options.dist)) as typeof import('../../src/index.js');
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://${host}:${options.port}/realtime`, 'tidewire.v1.json', { perMessageDeflate: false });
+    ws.onmessage = (event: MessageEvent) => {
+      const frame = JSON.parse(event.data as string) as { t: string; id?: number; data?: { seq: number }; error?: unknown };
+      if (frame.t === 'pub') ledger.deliver(index, frame.data?.seq);
+      else if (frame.t === 'hello') ws.send(JSON.stringify({ t: 'sub', id: 1, channel: 'fan' }));
+      else if (frame.t === 'result' && frame.id === 1) {
+        ledger.ready++;
+        resolve({ close: () => ws.close() });
+      } else if (frame.t === 'error') reject(new Error(`subscribe refused: ${JSON.stringify(frame.error)}`));
+    };
+    ws.onerror = () => reject(new Error('tidewire websocket error'));
+    ws.onclose = (event: CloseEvent) => {
+      if (event.code !== 1000 && event.code !== 1005) ledger.error(`subscriber ${index} closed ${event.code}`);
+      reject(new Error(`closed ${event.code} before subscribing`));
+    };
+  });
+}
+
+async function libSocketIo(options: Options, ledger: Ledger, index: number, host: string): Promise<Subscriber> {
+  const { io } = await import('socket.io-client');
+  return new Promise((resolve, reject) => {
+    const socket = io(`http://${host}:${options.port}`, { transports: ['websocket'], forceNew: true, reconnection: false });
+    socket.on('fan', (payload: { seq: number }) => ledger.deliver(index, payload.seq));
+    socket.once('connect', () => {
+      ledger.ready++;
+      resolve({ close: () => socket.close() });
+    });
+    socket.once('connect_error', (error: Error) => reject(error));
+    socket.on('disconnect', (reason: string) => {
+      if (reason !== 'io client disconnect') ledger.error(`subscriber ${index} disconnected: ${reason}`);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw client: RFC 6455 over net.Socket, no extensions; server frames are unmasked.
+
+function maskedFrame(opcode: number, payload: Buffer): Buffer {
+  const length = payload.length;
+  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = Buffer.alloc(headerLength + 4 + length);
+  frame[0] = 0x80 | opcode;
+  if (length < 126) frame[1] = 0x80 | length;
+  else if (length < 65536) {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 0x80 | 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  const key = randomBytes(4);
+  key.copy(frame, headerLength);
+  for (let i = 0; i < length; i++) frame[headerLength + 4 + i] = payload[i]! ^ key[i & 3]!;
+  return frame;
+}
+
+function rawConnect(
+  options: Options,
+  host: string,
+  localAddress: string | undefined,
+  path: string,
+  protocol: string | null,
+  onText: (text: string, send: (text: string) => void) => void,
+  onClose: (why: string) => void,
+): Subscriber {
+  const socket = net.connect({ host, port: options.port, localAddress });
+  socket.setNoDelay(true);
+  const key = randomBytes(16).toString('base64');
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: ${host}:${options.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
+      '\r\n',
+  );
+  const send = (text: string) => socket.write(maskedFrame(1, Buffer.from(text)));
+  let buffer: Buffer = Buffer.alloc(0);
+  let open = false;
+  let fragments: Buffer[] = [];
+  let closed = false;
+  socket.on('data', (chunk: Buffer) => {
+    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    if (!open) {
+      const end = buffer.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buffer.subarray(0, end).toString('latin1');
+      if (!head.startsWith('HTTP/1.1 101')) {
+        closed = true;
+        onClose(`handshake refused: ${head.split('\r\n')[0]}`);
+        socket.destroy();
+        return;
+      }
+      open = true;
+      buffer = buffer.subarray(end + 4);
+    }
+    for (;;) {
+      if (buffer.length < 2) return;
+      const b0 = buffer[0]!;
+      let length = buffer[1]! & 0x7f;
+      let offset = 2;
+      if (length === 126) {
+        if (buffer.length < 4) return;
+        length = buffer.readUInt16BE(2);
+        offset = 4;
+      } else if (length === 127) {
+        if (buffer.length < 10) return;
+        length = Number(buffer.readBigUInt64BE(2));
+        offset = 10;
+      }
+      if (buffer.length < offset + length) return;
+      const payload = buffer.subarray(offset, offset + length);
+      buffer = buffer.subarray(offset + length);
+      const opcode = b0 & 0x0f;
+      const fin = (b0 & 0x80) !== 0;
+      if (opcode === 0x8) {
+        closed = true;
+        onClose(`close frame ${payload.length >= 2 ? payload.readUInt16BE(0) : 1005}`);
+        socket.destroy();
+        return;
+      } else if (opcode === 0x9) socket.write(maskedFrame(0xa, Buffer.from(payload)));
+      else if (opcode === 0x1 || opcode === 0x0) {
+        if (!fin) fragments.push(Buffer.from(payload));
+        else if (fragments.length > 0) {
+          fragments.push(payload);
+          const whole = Buffer.concat(fragments);
+          fragments = [];
+          onText(whole.toString('utf8'), send);
+        } else onText(payload.toString('utf8'), send);
+      }
+    }
+  });
+  socket.on('error', (error) => {
+    if (!closed) onClose(`socket error: ${error.message}`);
+    closed = true;
+  });
+  socket.on('close', () => {
+    if (!closed) onClose('socket closed');
+    closed = true;
+  });
+  return {
+    close: () => {
+      closed = true;
+      socket.destroy();
+    },
+  };
+}
+
+function rawTidewire(options: Options, ledger: Ledger, index: number, host: string, localAddress: string | undefined): Promise<Subscriber> {
+  return new Promise((resolve, reject) => {
+    let subscribed = false;
+    const subscriber = rawConnect(
+      options,
+      host,
+      localAddress,
+      '/realtime',
+      'tidewire.v1.json',
+      (text, send) => {
+        const frame = JSON.parse(text) as { t: string; id?: number; data?: { seq: number }; error?: unknown };
+        if (frame.t === 'pub') ledger.deliver(index, frame.data?.seq);
+        else if (frame.t === 'hello') send(JSON.stringify({ t: 'sub', id: 1, channel: 'fan' }));
+        else if (frame.t === 'result' && frame.id === 1) {
+          subscribed = true;
+          ledger.ready++;
+          resolve(subscriber);
+        } else if (frame.t === 'error') reject(new Error(`subscribe refused: ${JSON.stringify(frame.error)}`));
+      },
+      (why) => {
+        if (subscribed) ledger.error(`subscriber ${index}: ${why}`);
+        else reject(new Error(why));
+      },
+    );
+  });
+}
+
+function rawSocketIo(options: Options, ledger: Ledger, index: number, host: string, localAddress: string | undefined): Promise<Subscriber> {
+  return new Promise((resolve, reject) => {
+    let connected = false;
+    const subscriber = rawConnect(
+      options,
+      host,
+      localAddress,
+      '/socket.io/?EIO=4&transport=websocket',
+      null,
+      (text, send) => {
+        // Engine.IO packet type, then Socket.IO packet type: "42[...]" is an event on namespace "/".
+        if (text.startsWith('42')) {
+          const [name, payload] = JSON.parse(text.slice(2)) as [string, { seq: number }];
+          if (name === 'fan') ledger.deliver(index, payload.seq);
+        } else if (text === '2') send('3');
+        else if (text.startsWith('0')) send('40');
+        else if (text.startsWith('40')) {
+          connected = true;
+          ledger.ready++;
+          resolve(subscriber);
+        } else if (text.startsWith('44')) reject(new Error(`connect refused: ${text}`));
+      },
+      (why) => {
+        if (connected) ledger.error(`subscriber ${index}: ${why}`);
+        else reject(new Error(why));
+      },
+    );
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function trigger(options: Options, host: string): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host, port: options.port, method: 'POST', path: `/publish?m=${options.messages}&bytes=${options.bytes}`, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => (body += text));
+        res.on('end', () => {
+          if (res.statusCode !== 200) reject(new Error(`trigger answered ${res.statusCode}: ${body}`));
+          else resolve((JSON.parse(body) as { publishMs: number }).publishMs ?? null);
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function runFanoutLoad(options: Options): Promise<LoadResult> {
+  const ledger = new Ledger(options.subscribers, options.messages);
+  const subscribers: Subscriber[] = [];
+  const connectStarted = performance.now();
+  let nextIndex = 0;
+  const open = async (): Promise<void> => {
+    while (nextIndex < options.subscribers) {
+      const index = nextIndex++;
+      // The servers listen on 127.0.0.1; raw clients spread over source addresses (--hosts), library
+      // clients (no localAddress option in tidewire's WebSocket) all come from 127.0.0.1.
+      const host = '127.0.0.1';
+      const localAddress = options.client === 'raw' ? options.hosts[index % options.hosts.length] : undefined;
+      const subscriber =
+        options.client === 'raw'
+          ? options.server === 'tidewire'
+            ? await rawTidewire(options, ledger, index, host, localAddress)
+            : await rawSocketIo(options, ledger, index, host, localAddress)
+          : options.server === 'tidewire'
+            ? await libTidewire(options, ledger, index, host)
+            : await libSocketIo(options, ledger, index, host);
+      subscribers.push(subscriber);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, options.subscribers) }, open));
+  const connectMs = performance.now() - connectStarted;
+  // Let the last handshakes' stragglers (and GC of the connect phase) settle.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+
+  const all = new Promise<void>((resolve) => (ledger.onAll = resolve));
+  const started = performance.now();
+  let ended = started;
+  void all.then(() => (ended = performance.now()));
+  const serverPublishMs = await trigger(options, '127.0.0.1');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeoutMs)))]);
+  clearTimeout(timer);
+  const complete = ledger.deliveries === options.subscribers * options.messages;
+  if (!complete) ended = performance.now();
+  // Wait a moment for duplicates that would arrive after the expected total.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  let badSubscribers = 0;
+  for (let i = 0; i < options.subscribers; i++) if (ledger.bad[i] || ledger.next[i] !== options.messages) badSubscribers++;
+  for (const subscriber of subscribers) subscriber.close();
+  const elapsedMs = ended - started;
+  return {
+    server: options.server,
+    client: options.client,
+    subscribers: options.subscribers,
+    messages: options.messages,
+    deliveries: ledger.deliveries,
+    complete: complete && ledger.deliveries === options.subscribers * options.messages,
+    badSubscribers,
+    elapsedMs,
+    deliveriesPerSecond: (ledger.deliveries / elapsedMs) * 1000,
+    serverPublishMs,
+    connectMs,
+    errors: ledger.errors,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      server: { type: 'string' },
+      port: { type: 'string' },
+      subscribers: { type: 'string', default: '10000' },
+      messages: { type: 'string', default: '20' },
+      bytes: { type: 'string', default: '32' },
+      client: { type: 'string', default: 'lib' },
+      hosts: { type: 'string', default: '127.0.0.1' },
+      'timeout-ms': { type: 'string', default: '120000' },
+      dist: { type: 'string', default: new URL('../../dist/index.js', import.meta.url).href },
+    },
+  });
+  if (values.server !== 'tidewire' && values.server !== 'socketio') throw new Error('--server tidewire|socketio');
+  if (values.client !== 'lib' && values.client !== 'raw') throw new Error('--client lib|raw');
+  const result = await runFanoutLoad({
+    server: values.server,
+    port: Number(values.port),
+    subscribers: Number(values.subscribers),
+    messages: Number(values.messages),
+    bytes: Number(values.bytes),
+    client: values.client,
+    hosts: values.hosts!.split(','),
+    timeoutMs: Number(values['timeout-ms']),
+    dist: values.dist!,
+  });
+  process.stdout.write(JSON.stringify(result) + '\n');
+  // Sockets may linger in closing; the result is out.
+  setTimeout(() => process.exit(0), 100);
+}
+
+if (import.meta.url === new URL(process.argv[1]!, 'file://').href || process.argv[1]?.endsWith('fanout-load.ts')) {
+  main().catch((error) => {
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}
