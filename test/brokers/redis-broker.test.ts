@@ -126,11 +126,17 @@ if (!available) {
       const prefix = uniquePrefix('outage');
       const proxy = await TcpProxy.start(redisPort(), redisHost());
       t.after(() => proxy.close());
-      const node = open(t, prefix, { url: proxiedUrl(proxy.port), redis: { retryStrategy: () => 50 } });
+      // Slow, unequal backoffs: one connection comes back first and brings the other along.
+      const node = open(t, prefix, { url: proxiedUrl(proxy.port), redis: { retryStrategy: () => 300 + Math.random() * 700 } });
       const other = open(t, prefix);
       const received: BrokerPublication[] = [];
+      const gapReads: Promise<string>[] = [];
       let gaps = 0;
-      await node.subscribe('room', (p) => received.push(p), () => (gaps += 1));
+      await node.subscribe('room', (p) => received.push(p), () => {
+        gaps += 1;
+        // What a server does on a gap: read history. The command connection must be back by then.
+        gapReads.push(node.history('room').then(() => 'read', (error: RealtimeError) => error.code));
+      });
       await node.publish('room', 'before');
       proxy.cut();
       await waitUntil('the broker to notice the outage', async () => (await node.history('room').then(() => false, () => true)));
@@ -154,13 +160,14 @@ if (!available) {
       await other.publish('room', 'during-2');
       proxy.restore();
       await waitUntil('onGap once the pub/sub connection is back', () => gaps === 1);
+      assert.deepEqual(await Promise.all(gapReads), ['read']);
       await waitUntil('a publish through the restored connection', async () => (await node.publish('room', 'after').then(() => true, () => false)));
       await waitUntil('every publication', () => received.at(-1)?.data === 'after');
       assert.deepEqual(received.map((p) => p.data), ['before', 'during-1', 'during-2', 'after']);
       assert.deepEqual(received.map((p) => p.offset), [1, 2, 3, 4]);
     });
 
-    it('publishes in flight when the connection breaks settle promptly: resolved ones are in history, the others reject with BROKER_UNAVAILABLE', async (t) => {
+    it('publishes in flight when the connection breaks settle promptly, and once it is back each one is known: resolved and in history, or rejected and absent', async (t) => {
       const prefix = uniquePrefix('inflight');
       const proxy = await TcpProxy.start(redisPort(), redisHost());
       t.after(() => proxy.close());
@@ -168,17 +175,45 @@ if (!available) {
       const other = open(t, prefix);
       await node.ready();
       const publishes = Array.from({ length: 300 }, (_, k) => node.publish('room', k, { pid: `p:${k}` }));
-      setImmediate(() => proxy.cut());
+      setImmediate(() => {
+        proxy.cut();
+        setTimeout(() => proxy.restore(), 100);
+      });
       const started = performance.now();
       const settled = await Promise.allSettled(publishes);
       assert.ok(performance.now() - started < 3000, 'settled within the command timeout');
       const history = await other.history('room');
-      const stored = new Set(history.publications.map((p) => p.data));
+      const stored = new Map(history.publications.map((p) => [p.data, p.offset]));
       for (const [k, outcome] of settled.entries()) {
-        if (outcome.status === 'fulfilled') assert.ok(stored.has(k), `resolved publish ${k} is in history`);
-        else assert.equal((outcome.reason as RealtimeError).code, RealtimeErrorCode.BROKER_UNAVAILABLE);
+        if (outcome.status === 'fulfilled') assert.equal(stored.get(k), outcome.value.offset, `resolved publish ${k} is in history at its offset`);
+        else {
+          assert.equal((outcome.reason as RealtimeError).code, RealtimeErrorCode.BROKER_UNAVAILABLE);
+          assert.ok(!stored.has(k), `rejected publish ${k} is not in history`);
+        }
       }
       assert.ok(settled.some((outcome) => outcome.status === 'rejected'), 'the cut hit some publishes');
+    });
+
+    it('publishes that ran in Redis but whose replies were lost resolve with their offsets once the connection is back, not with a false BROKER_UNAVAILABLE', async (t) => {
+      const prefix = uniquePrefix('lost-replies');
+      const proxy = await TcpProxy.start(redisPort(), redisHost());
+      t.after(() => proxy.close());
+      const node = open(t, prefix, { url: proxiedUrl(proxy.port) });
+      const other = open(t, prefix);
+      await node.ready();
+      proxy.muteReplies();
+      const publishes = Array.from({ length: 20 }, (_, k) => node.publish('room', k, { pid: `p:${k}` }));
+      await waitUntil('Redis to run the 20 publishes', async () => (await other.history('room')).latestOffset === 20);
+      proxy.cut();
+      setTimeout(() => proxy.restore(), 100);
+      const results = await Promise.all(publishes);
+      assert.deepEqual(results.map((r) => r.offset), Array.from({ length: 20 }, (_, k) => k + 1));
+      const noPid = node.publish('room', 'x'); // without a pid an in-doubt publish can only be rejected
+      proxy.muteReplies();
+      await waitUntil('Redis to run it', async () => (await other.history('room')).latestOffset === 21);
+      proxy.cut();
+      await assert.rejects(noPid, isUnavailable);
+      proxy.restore();
     });
 
     it("a node that died without leaving: its members expire after their TTL, with leave events on the other nodes", async (t) => {

@@ -1,12 +1,14 @@
 // A TCP proxy in front of Redis that a test controls, to give one broker a Redis outage without
 // stopping the shared Redis: cut() resets every forwarded connection and resets new ones at once
-// (the client sees a refused reconnect), restore() forwards again.
+// (the client sees a refused reconnect), restore() forwards again; muteReplies() drops what the
+// server sends, so that commands run while their replies are lost.
 
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private cutOff = false;
+  private muted = false;
 
   private constructor(private readonly server: Server) {}
 
@@ -33,6 +35,11 @@ export class TcpProxy {
 
   restore(): void {
     this.cutOff = false;
+    this.muted = false;
+  }
+
+  muteReplies(): void {
+    this.muted = true;
   }
 
   async close(): Promise<void> {
@@ -56,6 +63,8 @@ export class TcpProxy {
       });
     }
     client.pipe(upstream);
-    upstream.pipe(client);
+    upstream.on('data', (chunk: Buffer) => {
+      if (!this.muted) client.write(chunk);
+    });
   }
 }

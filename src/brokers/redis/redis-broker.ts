@@ -2,11 +2,12 @@
 // Lua script (dedup, offset, stream append, trim, fan-out); history is read from the stream; live
 // delivery goes through one pub/sub connection per node with gaps filled from the stream; presence
 // is a hash and a sorted set with expiry. Redis's clock (TIME) is the only clock: `now` is ignored.
-// Redis unreachable: calls reject at once with BrokerError; subscriptions come back by themselves
-// and their onGap is called, so servers recover from history.
+// Redis unreachable: calls reject at once with BrokerError (a publish cut off in flight first
+// looks up its publish id once Redis is back); subscriptions come back by themselves and their
+// onGap is called, so servers recover from history.
 
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   BrokerError,
   DEFAULT_BROKER_OPTIONS,
@@ -24,49 +25,13 @@ import { ChannelFeed } from './channel-feed.js';
 import { FeedRegistry } from './feed-registry.js';
 import { HISTORY_SCRIPT, PUBLISH_SCRIPT, type LuaScript } from './lua-scripts.js';
 import { decodePosition, decodePublication, encodeValue } from './redis-codec.js';
+import { checked, connections, REDIS_BROKER_DEFAULTS, type RedisBrokerOptions } from './redis-broker-options.js';
 import { RedisConnection } from './redis-connection.js';
 import { historyArguments, historyFromReply } from './redis-history.js';
 import { channelKeys, type ChannelKeys } from './redis-keys.js';
 import { RedisPresence } from './redis-presence.js';
 import { RedisSubscriber } from './redis-subscriber.js';
 import { runScript, type ScriptArgument } from './run-script.js';
-
-export interface RedisBrokerOptions extends BrokerOptions {
-  /** Default: process.env.REDIS_URL, else redis://127.0.0.1:6379. Unused when `client` is given. */
-  url?: string;
-  /** Every key and topic starts with it (default 'tidewire:'). */
-  keyPrefix?: string;
-  /**
-   * ioredis options for the two connections the broker opens. The broker forces the ones its
-   * guarantees need: enableOfflineQueue false, maxRetriesPerRequest 0, autoResendUnfulfilledCommands
-   * false, no ioredis keyPrefix, and autoResubscribe false on the pub/sub connection. Defaults:
-   * commandTimeout 2000 ms, connectionName 'tidewire' (+ '-subscriber').
-   */
-  redis?: RedisOptions;
-  /** An existing connection for commands instead of `url` (the application closes it). Configure it to fail fast as above. */
-  client?: Redis;
-  /** An existing connection for pub/sub (the application closes it); default: a duplicate of `client`, closed by close(). */
-  subscriber?: Redis;
-  /** Calls made within this time of the construction wait for the first connection; later ones fail at once while Redis is down (default 10 s). */
-  readyTimeoutMs?: number;
-  /** Period of the unref'd timer that expires presence members of the channels this node listens to; 0: only on calls (default 1000). */
-  sweepIntervalMs?: number;
-  /** Publications of one channel held while a gap in its live stream is filled from history (default 10 000). */
-  maxPendingPublications?: number;
-  /** Receives what a subscriber or presence listener threw (default: console.error). */
-  onListenerError?: (error: unknown) => void;
-  /** Receives the first connection error of each outage (default: console.error). */
-  onConnectionError?: (error: unknown) => void;
-}
-
-export const REDIS_BROKER_DEFAULTS = {
-  url: 'redis://127.0.0.1:6379',
-  keyPrefix: 'tidewire:',
-  commandTimeoutMs: 2000,
-  readyTimeoutMs: 10_000,
-  sweepIntervalMs: 1000,
-  maxPendingPublications: 10_000,
-} as const;
 
 /** What this node holds (for tests and monitoring). */
 export interface RedisBrokerStats {
@@ -93,6 +58,7 @@ export class RedisBroker implements Broker {
   private epochCount = 0;
   private closed = false;
   private readonly timers: ReturnType<typeof setInterval>[] = [];
+  private readonly detachNudges: () => void;
 
   constructor(options: RedisBrokerOptions = {}) {
     this.keyPrefix = options.keyPrefix ?? REDIS_BROKER_DEFAULTS.keyPrefix;
@@ -108,7 +74,17 @@ export class RedisBroker implements Broker {
     const [client, subscriberClient] = connections(options);
     this.commands = new RedisConnection(client, 'command', readyTimeoutMs, options.client === undefined, onConnectionError);
     this.pubsub = new RedisConnection(subscriberClient, 'pub/sub', readyTimeoutMs, options.subscriber === undefined, onConnectionError);
-    this.subscriber = new RedisSubscriber(subscriberClient, onListenerError);
+    // Both connections go to one Redis: when one is back, the other tries at once too, and
+    // subscriptions hear of a gap only once history can be read to fill it.
+    const nudgePubsub = () => void this.pubsub.reconnectNow(0);
+    const nudgeCommands = () => void this.commands.reconnectNow(0);
+    client.on('ready', nudgePubsub);
+    subscriberClient.on('ready', nudgeCommands);
+    this.detachNudges = () => {
+      client.off('ready', nudgePubsub);
+      subscriberClient.off('ready', nudgeCommands);
+    };
+    this.subscriber = new RedisSubscriber(subscriberClient, onListenerError, () => this.commands.reconnectNow(REDIS_BROKER_DEFAULTS.commandTimeoutMs));
     this.feeds = new FeedRegistry(this.subscriber, (channel) => this.keys(channel).publicationTopic, (channel) => new ChannelFeed(channel, {
       fill: (since) => this.history(channel, { since }),
       position: async () => {
@@ -135,9 +111,19 @@ export class RedisBroker implements Broker {
     const pid = options?.pid ?? '';
     if (typeof pid !== 'string') throw new TypeError('publish: pid must be a string');
     const keys = this.keys(channel);
-    const reply = (await this.run(PUBLISH_SCRIPT, [keys.meta, keys.stream, keys.dedup(pid)], [
-      this.newEpoch(), encodeValue(data), pid, this.historySize, this.historyTtlMs, this.dedupWindowMs, keys.publicationTopic,
-    ])) as [number, Buffer];
+    const args = [this.newEpoch(), encodeValue(data), pid, this.historySize, this.historyTtlMs, this.dedupWindowMs, keys.publicationTopic];
+    this.checkOpen();
+    await this.commands.ready();
+    let reply: [number, Buffer];
+    try {
+      reply = (await runScript(this.commands.client, PUBLISH_SCRIPT, [keys.meta, keys.stream, keys.dedup(pid)], args)) as [number, Buffer];
+    } catch (error) {
+      // The connection broke (or timed out) with the script sent: Redis may have run it. With a
+      // pid, its dedup key tells, once the connection is back: resolve instead of a false "not accepted".
+      const applied = pid !== '' && this.dedupWindowMs > 0 && inDoubt(error) ? await this.lookUpPublish(keys.dedup(pid)) : undefined;
+      if (applied !== undefined) return { ...applied, duplicate: false };
+      throw this.failure('publish', error);
+    }
     return { ...decodePosition(reply[1]), duplicate: reply[0] === 1 };
   }
 
@@ -189,6 +175,7 @@ export class RedisBroker implements Broker {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    this.detachNudges();
     this.feeds.close();
     this.presence.close();
     this.subscriber.close();
@@ -216,6 +203,18 @@ export class RedisBroker implements Broker {
       return await runScript(this.commands.client, script, keys, args);
     } catch (error) {
       throw this.failure(script.name, error);
+    }
+  }
+
+  /** The first result of a publish id, read after waiting (bounded) for the connection; undefined when unknown or absent. */
+  private async lookUpPublish(dedupKey: string): Promise<{ epoch: string; offset: number } | undefined> {
+    await this.commands.reconnectNow(REDIS_BROKER_DEFAULTS.commandTimeoutMs);
+    if (this.closed || !this.commands.isReady) return undefined;
+    try {
+      const first = await this.commands.client.getBuffer(dedupKey);
+      return first === null ? undefined : decodePosition(first);
+    } catch {
+      return undefined;
     }
   }
 
@@ -251,29 +250,11 @@ export class RedisBroker implements Broker {
   }
 }
 
-/** The command and pub/sub connections: given ones, or new ones configured to fail fast. */
-function connections(options: RedisBrokerOptions): [Redis, Redis] {
-  const { connectionName = 'tidewire', ...chosen } = options.redis ?? {};
-  const failFast: RedisOptions = {
-    commandTimeout: REDIS_BROKER_DEFAULTS.commandTimeoutMs,
-    ...chosen,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    keyPrefix: '',
-  };
-  const pubsubOptions: RedisOptions = { ...failFast, autoResubscribe: false, connectionName: `${connectionName}-subscriber` };
-  if (options.client !== undefined) {
-    return [options.client, options.subscriber ?? options.client.duplicate(pubsubOptions)];
-  }
-  const url = options.url ?? process.env.REDIS_URL ?? REDIS_BROKER_DEFAULTS.url;
-  const client = new Redis(url, { ...failFast, connectionName });
-  return [client, options.subscriber ?? new Redis(url, pubsubOptions)];
-}
-
-function checked(name: string, value: number, min: number, integer = false): number {
-  if (!(value >= min) || (integer ? !Number.isSafeInteger(value) : !Number.isFinite(value))) {
-    throw new RangeError(`RedisBroker: ${name} must be a${integer ? 'n integer' : ' number'} >= ${min}, got ${value}`);
-  }
-  return value;
+/**
+ * Whether a failed command may have run: not when Redis replied with an error (the script ran
+ * nothing, or failed), nor when ioredis never sent it (no connection and no offline queue).
+ */
+function inDoubt(error: unknown): boolean {
+  if (!(error instanceof Error)) return true;
+  return error.name !== 'ReplyError' && !error.message.includes('enableOfflineQueue');
 }

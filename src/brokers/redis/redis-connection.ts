@@ -47,17 +47,35 @@ export class RedisConnection {
     if (this.everReady || client.status === 'end') throw this.unavailable();
     if (waitMs <= 0) throw this.unavailable(`no connection within ${this.readyTimeoutMs} ms of the start; the ${this.role} connection is ${client.status}`);
     if (client.status === 'wait') client.connect().catch(() => undefined); // lazyConnect: errors come as events
-    await new Promise<void>((resolve, reject) => {
-      const done = (error?: BrokerError) => {
+    if (!(await this.whenReady(waitMs))) throw this.unavailable(`no connection within ${this.readyTimeoutMs} ms of the start`);
+  }
+
+  /**
+   * The other connection to the same Redis just came back: try now rather than at the end of the
+   * reconnect backoff, and resolve once ready or after `timeoutMs` (never rejects).
+   */
+  async reconnectNow(timeoutMs: number): Promise<void> {
+    if (this.client.status === 'ready' || this.client.status === 'end') return;
+    // connect() while 'reconnecting' starts an attempt at once; the pending backoff timer's own
+    // attempt then finds it connecting (or connected) and does nothing.
+    if (this.client.status === 'reconnecting') this.client.connect().catch(() => undefined);
+    await this.whenReady(timeoutMs);
+  }
+
+  /** True once ready, false after `timeoutMs` or when the connection ended for good. */
+  private whenReady(timeoutMs: number): Promise<boolean> {
+    const { client } = this;
+    if (client.status === 'ready') return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (ready: boolean) => {
         clearTimeout(timer);
         client.off('ready', onReady);
         client.off('end', onEnd);
-        if (error === undefined) resolve();
-        else reject(error);
+        resolve(ready);
       };
-      const onReady = () => done();
-      const onEnd = () => done(this.unavailable());
-      const timer = setTimeout(() => done(this.unavailable(`no connection within ${this.readyTimeoutMs} ms of the start`)), waitMs);
+      const onReady = () => done(true);
+      const onEnd = () => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
       client.on('ready', onReady);
       client.on('end', onEnd);
     });

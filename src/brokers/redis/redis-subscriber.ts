@@ -34,6 +34,8 @@ export class RedisSubscriber {
   constructor(
     private readonly connection: Redis,
     private readonly onHandlerError: (error: unknown) => void,
+    /** Runs after a reconnect, before handlers hear of it (the broker waits for its command connection). */
+    private readonly beforeResubscribed: () => Promise<void> = async () => undefined,
   ) {
     connection.on('messageBuffer', this.onMessageBuffer);
     connection.on('ready', this.onReconnectReady);
@@ -112,6 +114,8 @@ export class RedisSubscriber {
     } catch {
       return; // dropped again: the next 'ready' tries again
     }
+    await this.beforeResubscribed();
+    if (this.closed) return;
     for (const [, state] of topics) {
       for (const handler of state.handlers) {
         try {
