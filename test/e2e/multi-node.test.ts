@@ -114,11 +114,7 @@ describe('multi-node: tidewire serve × 3 on Redis, behind nginx', { timeout: 2 
     t.diagnostic(`sessions per node ${perNode.join('/')} → ${survivors[0]}/killed/${survivors[1]}; ${unackedAtKill} publishes unacked when the node died; ${acked} acked, ${deliveries} deliveries checked`);
   });
 
-  // todo: a node's pub/sub connection can come back before its command connection; the gap it
-  // reports makes subscribers resubscribe, that subscribe is refused with BROKER_UNAVAILABLE, and
-  // the client ends the subscription for good ('error') instead of retrying. Runs and reports until fixed.
-  const RESTART_TODO = 'a subscribe refused with BROKER_UNAVAILABLE while Redis reconnects ends the client subscription (no retry)';
-  it('Redis restarted empty mid-traffic: publishes in the outage reject with BROKER_UNAVAILABLE; subscribers get recovered:false once per channel, then live', { timeout: CASE_TIMEOUT_MS, todo: RESTART_TODO }, async (t) => {
+  it('Redis restarted empty mid-traffic: publishes in the outage reject with BROKER_UNAVAILABLE; subscribers get recovered:false once per channel, then live', { timeout: CASE_TIMEOUT_MS }, async (t) => {
     if (!(await needNginx(t))) return;
     if (!(await requireTool(t, 'redis-server', redisServerAvailable, 'apt-get install redis-server, or set REDIS_SERVER_BINARY'))) return;
     const redis = await startRedisServer(); // private: the shared Redis is never restarted
