@@ -1,9 +1,11 @@
 // Turns the runs of a suite into medians and same-run ratios (against ws, and against the
 // framing-free Node limit), checks the issue's goals, prints the table, writes the JSON result
-// and (re)writes the generated results section of docs/BENCHMARKS.md.
+// and (re)writes the generated results section of docs/BENCHMARKS.md. Run directly
+// (`node --import tsx bench/report.ts bench/results/<date>.json`) it re-renders that section.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GOALS, SCENARIOS, SERVER_LABELS, type MetricSpec, type ServerId } from './scenarios.js';
 
 export interface RunRecord {
@@ -232,7 +234,7 @@ export function docsSection(result: SuiteResult, jsonFile: string): string {
     '## Results',
     '',
     ...headerLines(result),
-    `- Raw numbers: \`${jsonFile}\` (every run, with the load generator's full output)`,
+    `- Raw numbers: \`${jsonFile}\` (every run, with the load generator's full output; bench/results/ is gitignored, so the file stays on the machine that ran the suite)`,
     '',
     resultsTable(result),
     '',
@@ -260,4 +262,18 @@ export function writeDocs(result: SuiteResult, docsFile: string, jsonFile: strin
   else text = `${text.trimEnd()}\n\n${section}\n`;
   mkdirSync(path.dirname(docsFile), { recursive: true });
   writeFileSync(docsFile, text);
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const jsonFile = process.argv[2];
+  if (jsonFile === undefined) {
+    process.stderr.write('usage: node --import tsx bench/report.ts bench/results/<date>.json\n');
+    process.exit(2);
+  }
+  const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const result = JSON.parse(readFileSync(jsonFile, 'utf8')) as SuiteResult;
+  const absolute = path.resolve(jsonFile);
+  const shown = absolute.startsWith(`${repoRoot}${path.sep}`) ? path.relative(repoRoot, absolute) : absolute;
+  writeDocs(result, path.join(repoRoot, 'docs/BENCHMARKS.md'), shown);
+  process.stdout.write(`${consoleReport(result)}\n\ndocs/BENCHMARKS.md: results section rewritten from ${shown}\n`);
 }

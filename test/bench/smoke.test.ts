@@ -30,11 +30,11 @@ function runBench(args: string[], jsonFile: string): Promise<{ code: number | nu
   });
 }
 
-function checkResult(jsonFile: string, output: string): SmokeResult {
+function checkResult(jsonFile: string, output: string, expectedServers: string[]): SmokeResult {
   const result = JSON.parse(readFileSync(jsonFile, 'utf8')) as SmokeResult;
   const scenario = result.scenarios.find((s) => s.name === 'echo-32');
   assert.ok(scenario, `no echo-32 in the result\n${output}`);
-  for (const expected of ['tidewire', 'ws', 'net-raw']) assert.ok(scenario.servers.includes(expected), `${expected} did not run\n${output}`);
+  for (const expected of expectedServers) assert.ok(scenario.servers.includes(expected), `${expected} did not run\n${output}`);
   const throughput = scenario.metrics.find((m) => m.key === 'msgs_per_s')!;
   for (const server of scenario.servers) {
     assert.ok((throughput.medians[server] ?? 0) > 0, `${server}: no throughput\n${output}`);
@@ -49,15 +49,16 @@ describe('bench smoke run', { timeout: 60_000 }, () => {
     const jsonFile = path.join(tmp, 'smoke.json');
     const { code, output } = await runBench(['echo-32', '--smoke'], jsonFile);
     assert.equal(code, 0, output);
-    const result = checkResult(jsonFile, output);
+    const result = checkResult(jsonFile, output, ['tidewire', 'ws', 'net-raw']);
     assert.match(output, /load generator: /); // it says which one it used
     assert.ok(['wsload', 'node'].includes(result.loadGenerator.name));
   });
 
   it('runs echo-32 with the Node fallback load generator', async () => {
     const jsonFile = path.join(tmp, 'smoke-node.json');
-    const { code, output } = await runBench(['echo-32', '--smoke', '--load', 'node', '--duration', '0.5'], jsonFile);
+    // Two servers are enough here: the point is the load generator (the first test covers every server).
+    const { code, output } = await runBench(['echo-32', '--smoke', '--load', 'node', '--servers', 'tidewire,ws', '--duration', '0.5', '--warmup', '0.2'], jsonFile);
     assert.equal(code, 0, output);
-    assert.equal(checkResult(jsonFile, output).loadGenerator.name, 'node');
+    assert.equal(checkResult(jsonFile, output, ['tidewire', 'ws']).loadGenerator.name, 'node');
   });
 });
