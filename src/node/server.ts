@@ -7,13 +7,12 @@ import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/close-codes.js';
-import { encodeFrame } from '../protocol/frame-writer.js';
 import { resolveLimits, type Limits } from '../protocol/limits.js';
-import { Opcode } from '../protocol/opcodes.js';
 import { validateDeflateOptions, type DeflateOptions } from '../protocol/permessage-deflate.js';
 import { answerHandshake, reject, type HandleProtocols, type HandshakePolicy, type VerifyClient } from './server-handshake.js';
 import { Heartbeat } from './heartbeat.js';
 import { ACCEPTED, ReadyState, WebSocket } from './websocket.js';
+import { prepareMessage } from './prepared-message.js';
 
 export interface WebSocketServerOptions {
   port?: number;
@@ -124,20 +123,10 @@ export class WebSocketServer extends EventEmitter {
 
   /** Sends one message to every open connection, framed once. Returns how many it was sent to. */
   broadcast(data: string | Buffer, options: { binary?: boolean } = {}): number {
-    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const opcode = options.binary ?? typeof data !== 'string' ? Opcode.BINARY : Opcode.TEXT;
-    const chunks: Buffer[] = [];
-    encodeFrame({ fin: true, rsv1: false, opcode, maskKey: null }, payload, (chunk) => chunks.push(chunk));
+    const prepared = prepareMessage(data, options.binary ?? typeof data !== 'string');
     let receivers = 0;
     for (const ws of this.connections) {
-      if (ws.readyState !== ReadyState.OPEN) continue;
-      const driver = ws.driverForServer;
-      if (driver === null) continue;
-      if (driver.bufferedBytes + payload.length > this.limits.maxBufferedBytes) {
-        ws.close(CloseCode.TRY_AGAIN_LATER, 'outbound buffer full'); // a slow consumer never holds the others back
-        continue;
-      }
-      if (driver.sendEncoded(chunks, payload.length)) receivers++;
+      if (ws.sendPrepared(prepared)) receivers++;
     }
     return receivers;
   }

@@ -11,6 +11,7 @@ import { resolveLimits, type Limits } from '../protocol/limits.js';
 import type { DeflateOptions } from '../protocol/permessage-deflate.js';
 import { SocketDriver, type DriverOwner, type SendCallback } from './socket-driver.js';
 import { PerMessageDeflate } from './deflate.js';
+import type { PreparedMessage } from './prepared-message.js';
 import { CloseEvent, ErrorEvent, binaryMessageData, type BinaryType } from './whatwg-events.js';
 import { connectClient, type ClientOptions } from './client-handshake.js';
 import type { DeflateParams } from '../protocol/permessage-deflate.js';
@@ -134,6 +135,22 @@ export class WebSocket extends EventTarget implements DriverOwner {
       return false;
     }
     return driver.send(bytes, isBinary, options.compress ?? true, callback);
+  }
+
+  /**
+   * Sends a message framed once by prepareMessage() for many connections (server side only).
+   * False when this connection is not open; a connection past maxBufferedBytes is closed with 1013
+   * (a slow consumer never holds the others back).
+   */
+  sendPrepared(prepared: PreparedMessage): boolean {
+    if (!this.serverSide) throw new InvalidStateError('sendPrepared() is for server-side connections (client frames are masked)');
+    const driver = this.driver;
+    if (this.readyState !== ReadyState.OPEN || driver === null) return false;
+    if (driver.bufferedBytes + prepared.payloadBytes > this.limits.maxBufferedBytes) {
+      this.closeWith(CloseCode.TRY_AGAIN_LATER, 'outbound buffer full');
+      return false;
+    }
+    return driver.sendEncoded(prepared.chunks, prepared.payloadBytes);
   }
 
   ping(data: SendData = Buffer.alloc(0)): void {

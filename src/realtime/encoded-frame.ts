@@ -6,6 +6,7 @@ import type { ServerFrame } from './envelope.js';
 
 export class EncodedFrame<F extends ServerFrame = ServerFrame> {
   private byCodec: Map<string, string | Uint8Array> | null = null;
+  private sharedByCodec: Map<string, Map<string, unknown>> | null = null;
 
   constructor(readonly frame: F) {}
 
@@ -16,5 +17,13 @@ export class EncodedFrame<F extends ServerFrame = ServerFrame> {
     const encoded = codec.encode(this.frame);
     (this.byCodec ??= new Map()).set(codec.name, encoded);
     return encoded;
+  }
+
+  /** Where transports keep their prepared form of this frame in `codec` (see TransportConnection.sendShared). */
+  shared(codec: Codec): Map<string, unknown> {
+    const sharedByCodec = (this.sharedByCodec ??= new Map());
+    let shared = sharedByCodec.get(codec.name);
+    if (shared === undefined) sharedByCodec.set(codec.name, (shared = new Map()));
+    return shared;
   }
 }

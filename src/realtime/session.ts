@@ -269,7 +269,7 @@ export class Session {
     } catch {
       return this.close(CloseCode.INTERNAL_ERROR, `a publication of "${publication.frame.channel}" cannot be encoded as ${this.codec.name}`);
     }
-    this.transmit(message, volatile ? Outbound.VOLATILE : Outbound.PUBLICATION);
+    this.transmit(message, volatile ? Outbound.VOLATILE : Outbound.PUBLICATION, publication.shared(this.codec));
   }
 
   /**
@@ -278,7 +278,7 @@ export class Session {
    * events, calls) are few and answer the client's own requests: they get headroom up to twice
    * the bound, so that a client catching up after a volatile stall can still ping.
    */
-  private transmit(message: string | Uint8Array, kind: Outbound): void {
+  private transmit(message: string | Uint8Array, kind: Outbound, shared?: Map<string, unknown>): void {
     const buffered = this.transport.bufferedAmount;
     const bound = kind === Outbound.OTHER ? 2 * this.env.maxOutboundBytes : this.env.maxOutboundBytes;
     if (buffered > bound) {
@@ -288,7 +288,8 @@ export class Session {
       }
       return this.close(CloseCode.TRY_AGAIN_LATER, 'slow consumer: outbound buffer full');
     }
-    this.transport.send(message);
+    if (shared !== undefined && this.transport.sendShared !== undefined) this.transport.sendShared(message, shared);
+    else this.transport.send(message);
   }
 
   // ---- end ----

@@ -8,6 +8,12 @@ export interface TransportConnection {
   readonly codecName: string;
   /** Sends one message (text for text codecs, bytes for binary ones). */
   send(message: string | Uint8Array): void;
+  /**
+   * Optional: sends a message that many connections receive (a publication). `shared` belongs to
+   * that message: a transport may keep its prepared wire form there, under a key of its own, so
+   * the work is done once for all receivers.
+   */
+  sendShared?(message: string | Uint8Array, shared: Map<string, unknown>): void;
   /** Bytes accepted by send() and not yet handed to the network: the slow-consumer measure. */
   readonly bufferedAmount: number;
   close(code: number, reason: string): void;

@@ -3,6 +3,9 @@
 
 import type { WebSocket } from '../node/websocket.js';
 import type { TransportConnection } from './transport.js';
+import { prepareMessage, type PreparedMessage } from '../node/prepared-message.js';
+
+const PREPARED_KEY = 'websocket.prepared';
 
 export class WebSocketTransport implements TransportConnection {
   onMessage: ((message: string | Uint8Array) => void) | null = null;
@@ -24,6 +27,13 @@ export class WebSocketTransport implements TransportConnection {
   send(message: string | Uint8Array): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(message, { binary: typeof message !== 'string' });
+  }
+
+  /** Publications: framed once per codec, the same bytes written to every subscriber. */
+  sendShared(message: string | Uint8Array, shared: Map<string, unknown>): void {
+    let prepared = shared.get(PREPARED_KEY) as PreparedMessage | undefined;
+    if (prepared === undefined) shared.set(PREPARED_KEY, (prepared = prepareMessage(message, typeof message !== 'string')));
+    this.ws.sendPrepared(prepared);
   }
 
   close(code: number, reason: string): void {
