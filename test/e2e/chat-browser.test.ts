@@ -11,24 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, requireChromium } from '../helpers/chromium.js';
 import { CHAT_HISTORY_SIZE } from '../../src/cli/chat-realtime.js';
 import { startDemoServer, type DemoServer } from '../../src/cli/demo-server.js';
 import { RealtimeClient, WebSocket } from '../../src/index.js';
-import { requireTool } from '../helpers/external-tool.js';
 import { TcpProxy } from './tcp-proxy.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const BUNDLE = fileURLToPath(new URL('../../dist/browser/tidewire-realtime.min.js', import.meta.url));
 const ROOM = 'e2e-room';
 /** How long A stays cut off (its client keeps retrying against the refusing proxy meanwhile). */
@@ -103,7 +92,7 @@ async function say(page: Page, text: string): Promise<void> {
 }
 
 test('chat page: two browsers chat through a cut of one connection; nothing sent during the cut is lost or doubled', async (t) => {
-  if (!(await requireTool(t, 'chromium', () => existsSync(CHROMIUM), 'apt-get install chromium'))) return;
+  if (!(await requireChromium(t))) return;
   assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run \`npm run build\` first`);
 
   const outDir = mkdtempSync(join(tmpdir(), 'tidewire-chat-e2e-'));
@@ -115,7 +104,7 @@ test('chat page: two browsers chat through a cut of one connection; nothing sent
   try {
     server = await startDemoServer({ port: 0 });
     proxy = await TcpProxy.start(Number(new URL(server.url).port));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
 
     // Two contexts: two separate browsers as far as storage goes.
     const open = async (name: string, realtime?: string): Promise<Page> => {
@@ -229,7 +218,7 @@ test('chat page: two browsers chat through a cut of one connection; nothing sent
 });
 
 test('chat page: after a cut longer than the room history, the page says so and reloads the history', async (t) => {
-  if (!(await requireTool(t, 'chromium', () => existsSync(CHROMIUM), 'apt-get install chromium'))) return;
+  if (!(await requireChromium(t))) return;
   assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run \`npm run build\` first`);
 
   let server: DemoServer | undefined;
@@ -241,7 +230,7 @@ test('chat page: after a cut longer than the room history, the page says so and 
   try {
     server = await startDemoServer({ port: 0 });
     proxy = await TcpProxy.start(Number(new URL(server.url).port));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     const page = await (await browser.newContext({ viewport: { width: 1200, height: 760 } })).newPage();
     pages = { a: page };
     const query = new URLSearchParams({ name: 'alice', room: 'flood', realtime: `ws://127.0.0.1:${proxy.port}/realtime` });

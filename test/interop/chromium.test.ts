@@ -5,13 +5,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium, requireChromium } from '../helpers/chromium.js';
 import { WebSocketServer, type WebSocket } from '../../src/index.js';
-import { requireTool } from '../helpers/external-tool.js';
 import { AsyncQueue } from './async-queue.js';
 import {
   COMPRESSED_BYTES_BOUND,
@@ -24,17 +23,6 @@ import {
   within,
 } from './support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TEXT = 'héllo ✓ from the browser';
 
 /** What the page reports of a message it received (see PAGE). */
@@ -121,16 +109,7 @@ interface Peer {
 }
 
 test('chromium page WebSocket against the tidewire server', { timeout: 50_000 }, async (t) => {
-  if (
-    !(await requireTool(
-      t,
-      'chromium',
-      () => existsSync(CHROMIUM),
-      'apt-get install -y --no-install-recommends chromium (the tests launch /usr/bin/chromium)',
-    ))
-  ) {
-    return;
-  }
+  if (!(await requireChromium(t))) return;
 
   const httpServer = createServer((req, res) => {
     if (req.url === '/') {
@@ -152,7 +131,7 @@ test('chromium page WebSocket against the tidewire server', { timeout: 50_000 },
   const origin = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
   const wsUrl = `${origin.replace('http:', 'ws:')}/ws`;
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     page.setDefaultTimeout(10_000);
