@@ -9,8 +9,7 @@
 //   node --import tsx bench/cross-node/load.ts --publish-url ws://… --sub-urls ws://…,ws://…
 //        --channel fan-x [--subscribers 2000] [--messages 200] [--timeout-ms 120000]
 
-import net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { rawConnect } from '../shared/raw-websocket.js';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { RealtimeClient, WebSocket } from '../../src/index.js';
@@ -82,25 +81,6 @@ class Ledger {
   }
 }
 
-function maskedFrame(opcode: number, payload: Buffer): Buffer {
-  const length = payload.length;
-  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = Buffer.alloc(headerLength + 4 + length);
-  frame[0] = 0x80 | opcode;
-  if (length < 126) frame[1] = 0x80 | length;
-  else if (length < 65536) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeBigUInt64BE(BigInt(length), 2);
-  }
-  const key = randomBytes(4);
-  key.copy(frame, headerLength);
-  for (let i = 0; i < length; i++) frame[headerLength + 4 + i] = payload[i]! ^ key[i & 3]!;
-  return frame;
-}
-
 interface Subscriber {
   close(): void;
 }
@@ -109,96 +89,30 @@ interface Subscriber {
 function subscribe(url: string, channel: string, ledger: Ledger, index: number): Promise<Subscriber> {
   const { hostname, port, pathname } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: hostname, port: Number(port) });
-    socket.setNoDelay(true);
     let subscribed = false;
-    let closed = false;
-    const fail = (why: string): void => {
-      if (closed) return;
-      closed = true;
-      if (subscribed) ledger.error(`subscriber ${index}: ${why}`);
-      else reject(new Error(`subscriber ${index}: ${why}`));
-    };
-    const subscriber: Subscriber = {
-      close: () => {
-        closed = true;
-        socket.destroy();
+    const subscriber = rawConnect({
+      host: hostname,
+      port: Number(port),
+      path: pathname,
+      protocol: 'tidewire.v1.json',
+      onText: (text, send) => {
+        const frame = JSON.parse(text) as { t: string; id?: number; data?: { seq?: unknown; t?: unknown }; error?: unknown };
+        if (frame.t === 'pub') ledger.deliver(index, frame.data);
+        else if (frame.t === 'hello') send(JSON.stringify({ t: 'sub', id: 1, channel }));
+        else if (frame.t === 'result' && frame.id === 1) {
+          subscribed = true;
+          resolve(subscriber);
+        } else if (frame.t === 'ping') send(JSON.stringify({ t: 'pong' }));
+        else if (frame.t === 'error') subscriber.fail(`error frame: ${JSON.stringify(frame.error)}`);
       },
-    };
-    socket.write(
-      `GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
-        'Sec-WebSocket-Protocol: tidewire.v1.json\r\n\r\n',
-    );
-    const send = (text: string): boolean => socket.write(maskedFrame(1, Buffer.from(text)));
-    const onText = (text: string): void => {
-      const frame = JSON.parse(text) as { t: string; id?: number; data?: { seq?: unknown; t?: unknown }; error?: unknown };
-      if (frame.t === 'pub') ledger.deliver(index, frame.data);
-      else if (frame.t === 'hello') send(JSON.stringify({ t: 'sub', id: 1, channel }));
-      else if (frame.t === 'result' && frame.id === 1) {
-        subscribed = true;
-        resolve(subscriber);
-      } else if (frame.t === 'ping') send(JSON.stringify({ t: 'pong' }));
-      else if (frame.t === 'error') fail(`error frame: ${JSON.stringify(frame.error)}`);
-    };
-    let buffer: Buffer = Buffer.alloc(0);
-    let open = false;
-    let fragments: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-      if (!open) {
-        const end = buffer.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buffer.subarray(0, end).toString('latin1');
-        if (!head.startsWith('HTTP/1.1 101')) {
-          fail(`handshake refused: ${head.split('\r\n')[0]}`);
-          socket.destroy();
-          return;
-        }
-        open = true;
-        buffer = buffer.subarray(end + 4);
-      }
-      for (;;) {
-        if (buffer.length < 2) return;
-        const b0 = buffer[0]!;
-        let length = buffer[1]! & 0x7f;
-        let offset = 2;
-        if (length === 126) {
-          if (buffer.length < 4) return;
-          length = buffer.readUInt16BE(2);
-          offset = 4;
-        } else if (length === 127) {
-          if (buffer.length < 10) return;
-          length = Number(buffer.readBigUInt64BE(2));
-          offset = 10;
-        }
-        if (buffer.length < offset + length) return;
-        const payload = buffer.subarray(offset, offset + length);
-        buffer = buffer.subarray(offset + length);
-        const opcode = b0 & 0x0f;
-        const fin = (b0 & 0x80) !== 0;
-        if (opcode === 0x8) {
-          fail(`close frame ${payload.length >= 2 ? payload.readUInt16BE(0) : 1005}`);
-          socket.destroy();
-          return;
-        } else if (opcode === 0x9) socket.write(maskedFrame(0xa, Buffer.from(payload)));
-        else if (opcode === 0x1 || opcode === 0x0) {
-          if (!fin) fragments.push(Buffer.from(payload));
-          else if (fragments.length > 0) {
-            fragments.push(payload);
-            const whole = Buffer.concat(fragments);
-            fragments = [];
-            onText(whole.toString('utf8'));
-          } else onText(payload.toString('utf8'));
-        }
-      }
+      onClose: (why) => {
+        if (subscribed) ledger.error(`subscriber ${index}: ${why}`);
+        else reject(new Error(`subscriber ${index}: ${why}`));
+      },
     });
-    socket.on('error', (error) => fail(`socket error: ${error.message}`));
-    socket.on('close', () => fail('socket closed'));
   });
 }
 
-/** Per-core [busy, total] jiffies from /proc/stat, or null off Linux. */
 function coreTimes(): [number, number][] | null {
   try {
     return readFileSync('/proc/stat', 'utf8')

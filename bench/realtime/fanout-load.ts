@@ -14,8 +14,7 @@
 //   same for both; it can also spread connections over several source addresses (--hosts).
 
 import http from 'node:http';
-import net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { rawConnect as rawWebSocket } from '../shared/raw-websocket.js';
 import { parseArgs } from 'node:util';
 
 export interface LoadResult {
@@ -122,25 +121,6 @@ async function libSocketIo(options: Options, ledger: Ledger, index: number, host
 // ---------------------------------------------------------------------------------------------
 // Raw client: RFC 6455 over net.Socket, no extensions; server frames are unmasked.
 
-function maskedFrame(opcode: number, payload: Buffer): Buffer {
-  const length = payload.length;
-  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = Buffer.alloc(headerLength + 4 + length);
-  frame[0] = 0x80 | opcode;
-  if (length < 126) frame[1] = 0x80 | length;
-  else if (length < 65536) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeBigUInt64BE(BigInt(length), 2);
-  }
-  const key = randomBytes(4);
-  key.copy(frame, headerLength);
-  for (let i = 0; i < length; i++) frame[headerLength + 4 + i] = payload[i]! ^ key[i & 3]!;
-  return frame;
-}
-
 function rawConnect(
   options: Options,
   host: string,
@@ -150,85 +130,7 @@ function rawConnect(
   onText: (text: string, send: (text: string) => void) => void,
   onClose: (why: string) => void,
 ): Subscriber {
-  const socket = net.connect({ host, port: options.port, localAddress });
-  socket.setNoDelay(true);
-  const key = randomBytes(16).toString('base64');
-  socket.write(
-    `GET ${path} HTTP/1.1\r\nHost: ${host}:${options.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
-      (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
-      '\r\n',
-  );
-  const send = (text: string) => socket.write(maskedFrame(1, Buffer.from(text)));
-  let buffer: Buffer = Buffer.alloc(0);
-  let open = false;
-  let fragments: Buffer[] = [];
-  let closed = false;
-  socket.on('data', (chunk: Buffer) => {
-    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-    if (!open) {
-      const end = buffer.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = buffer.subarray(0, end).toString('latin1');
-      if (!head.startsWith('HTTP/1.1 101')) {
-        closed = true;
-        onClose(`handshake refused: ${head.split('\r\n')[0]}`);
-        socket.destroy();
-        return;
-      }
-      open = true;
-      buffer = buffer.subarray(end + 4);
-    }
-    for (;;) {
-      if (buffer.length < 2) return;
-      const b0 = buffer[0]!;
-      let length = buffer[1]! & 0x7f;
-      let offset = 2;
-      if (length === 126) {
-        if (buffer.length < 4) return;
-        length = buffer.readUInt16BE(2);
-        offset = 4;
-      } else if (length === 127) {
-        if (buffer.length < 10) return;
-        length = Number(buffer.readBigUInt64BE(2));
-        offset = 10;
-      }
-      if (buffer.length < offset + length) return;
-      const payload = buffer.subarray(offset, offset + length);
-      buffer = buffer.subarray(offset + length);
-      const opcode = b0 & 0x0f;
-      const fin = (b0 & 0x80) !== 0;
-      if (opcode === 0x8) {
-        closed = true;
-        onClose(`close frame ${payload.length >= 2 ? payload.readUInt16BE(0) : 1005}`);
-        socket.destroy();
-        return;
-      } else if (opcode === 0x9) socket.write(maskedFrame(0xa, Buffer.from(payload)));
-      else if (opcode === 0x1 || opcode === 0x0) {
-        if (!fin) fragments.push(Buffer.from(payload));
-        else if (fragments.length > 0) {
-          fragments.push(payload);
-          const whole = Buffer.concat(fragments);
-          fragments = [];
-          onText(whole.toString('utf8'), send);
-        } else onText(payload.toString('utf8'), send);
-      }
-    }
-  });
-  socket.on('error', (error) => {
-    if (!closed) onClose(`socket error: ${error.message}`);
-    closed = true;
-  });
-  socket.on('close', () => {
-    if (!closed) onClose('socket closed');
-    closed = true;
-  });
-  return {
-    close: () => {
-      closed = true;
-      socket.destroy();
-    },
-  };
+  return rawWebSocket({ host, port: options.port, localAddress, path, protocol, onText, onClose });
 }
 
 function rawTidewire(options: Options, ledger: Ledger, index: number, host: string, localAddress: string | undefined): Promise<Subscriber> {

@@ -7,13 +7,11 @@
 // onGap is called, so servers recover from history.
 
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import {
   BrokerError,
   DEFAULT_BROKER_OPTIONS,
   type Broker,
   type BrokerHistory,
-  type BrokerOptions,
   type BrokerPublication,
   type BrokerPublishResult,
   type BrokerSubscription,

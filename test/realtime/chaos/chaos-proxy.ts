@@ -12,7 +12,7 @@ class Forwarder {
 
   constructor(
     private readonly from: net.Socket,
-    private readonly to: net.Socket,
+    to: net.Socket,
   ) {
     from.on('data', (chunk: Buffer) => {
       if (!to.write(chunk)) {
