@@ -14,7 +14,7 @@
 //   same for both; it can also spread connections over several source addresses (--hosts).
 
 import http from 'node:http';
-import { rawConnect as rawWebSocket } from '../shared/raw-websocket.js';
+import { asciiBytes, integerAfter, rawConnect as rawWebSocket, startsWithBytes } from '../shared/raw-websocket.js';
 import { parseArgs } from 'node:util';
 
 export interface LoadResult {
@@ -119,7 +119,20 @@ async function libSocketIo(options: Options, ledger: Ledger, index: number, host
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw client: RFC 6455 over net.Socket, no extensions; server frames are unmasked.
+// Raw client: RFC 6455 over net.Socket, no extensions; server frames are unmasked. Deliveries are
+// recognised and their seq read in place (onTextBytes), the same work for both servers; anything
+// else (hello, result, Engine.IO open/ping, errors) goes through JSON as a string.
+
+/** A tidewire publication frame as the JSON codec writes it: `{"t":"pub",…,"data":{"seq":N,…}}`. */
+const TIDEWIRE_PUB_PREFIX = asciiBytes('{"t":"pub"');
+/** A Socket.IO event `fan` on namespace "/": Engine.IO message (4) + Socket.IO EVENT (2). */
+const SOCKETIO_FAN_PREFIX = asciiBytes('42["fan",');
+const SEQ_KEY = asciiBytes('"seq":');
+
+function deliverInPlace(ledger: Ledger, index: number, data: Buffer, start: number, end: number): void {
+  const seq = integerAfter(data, start, end, SEQ_KEY);
+  ledger.deliver(index, seq < 0 ? undefined : seq);
+}
 
 function rawConnect(
   options: Options,
@@ -127,10 +140,11 @@ function rawConnect(
   localAddress: string | undefined,
   path: string,
   protocol: string | null,
+  onTextBytes: (data: Buffer, start: number, end: number) => boolean,
   onText: (text: string, send: (text: string) => void) => void,
   onClose: (why: string) => void,
 ): Subscriber {
-  return rawWebSocket({ host, port: options.port, localAddress, path, protocol, onText, onClose });
+  return rawWebSocket({ host, port: options.port, localAddress, path, protocol, onTextBytes, onText, onClose });
 }
 
 function rawTidewire(options: Options, ledger: Ledger, index: number, host: string, localAddress: string | undefined): Promise<Subscriber> {
@@ -142,6 +156,11 @@ function rawTidewire(options: Options, ledger: Ledger, index: number, host: stri
       localAddress,
       '/realtime',
       'tidewire.v1.json',
+      (data, start, end) => {
+        if (!startsWithBytes(data, start, end, TIDEWIRE_PUB_PREFIX)) return false;
+        deliverInPlace(ledger, index, data, start, end);
+        return true;
+      },
       (text, send) => {
         const frame = JSON.parse(text) as { t: string; id?: number; data?: { seq: number }; error?: unknown };
         if (frame.t === 'pub') ledger.deliver(index, frame.data?.seq);
@@ -169,6 +188,11 @@ function rawSocketIo(options: Options, ledger: Ledger, index: number, host: stri
       localAddress,
       '/socket.io/?EIO=4&transport=websocket',
       null,
+      (data, start, end) => {
+        if (!startsWithBytes(data, start, end, SOCKETIO_FAN_PREFIX)) return false;
+        deliverInPlace(ledger, index, data, start, end);
+        return true;
+      },
       (text, send) => {
         // Engine.IO packet type, then Socket.IO packet type: "42[...]" is an event on namespace "/".
         if (text.startsWith('42')) {

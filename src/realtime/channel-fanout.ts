@@ -1,21 +1,56 @@
 // One broker subscription per channel for the whole server, shared by every session subscribed to
 // it: the broker sees one subscriber per node, and each publication becomes one frame, encoded
-// once per codec, handed to every listener in turn.
+// once per codec, handed to every listener in turn. Publications that arrive in the same turn
+// (a burst of publishes, or several in one read from a remote broker) are gathered until the
+// microtasks queued with them have run and handed over as one batch, so a subscriber gets the
+// burst in one write instead of one per publication.
 
 import type { Broker, BrokerPublication, BrokerSubscription } from './broker.js';
 import { EncodedFrame } from './encoded-frame.js';
 import type { PublicationFrame } from './envelope.js';
+import { PublicationBatch } from './publication-batch.js';
 
 /** A session's subscription, as the fan-out sees it. */
 export interface FanoutListener {
   onPublication(publication: EncodedFrame<PublicationFrame>): void;
+  /** Two or more publications in broker order (the same as onPublication for each, in one go). */
+  onPublications(batch: PublicationBatch): void;
   /** The broker may have lost live publications: catch up from history. */
   onGap(): void;
 }
 
-interface ChannelEntry {
-  readonly listeners: Set<FanoutListener>;
-  readonly ready: Promise<BrokerSubscription>;
+/** One channel's listeners on this node, and the publications gathered this turn. */
+class ChannelEntry {
+  readonly listeners = new Set<FanoutListener>();
+  /** Received this turn, not yet handed over (owner: this entry; bound: one turn's arrivals). */
+  private pending: EncodedFrame<PublicationFrame>[] = [];
+
+  /** The broker subscription; set right after construction (the broker's callbacks need the entry first). */
+  ready!: Promise<BrokerSubscription>;
+
+  receive(publication: BrokerPublication): void {
+    if (this.pending.length === 0) queueMicrotask(() => this.handOver());
+    this.pending.push(new EncodedFrame(publicationFrame(publication)));
+  }
+
+  gap(): void {
+    this.handOver(); // what arrived before the gap goes first
+    for (const listener of this.listeners) listener.onGap();
+  }
+
+  /** Hands the gathered publications to every listener: one alone as itself, more as a batch. */
+  private handOver(): void {
+    const pending = this.pending;
+    if (pending.length === 0) return;
+    this.pending = [];
+    if (pending.length === 1) {
+      const frame = pending[0]!;
+      for (const listener of this.listeners) listener.onPublication(frame);
+      return;
+    }
+    const batch = new PublicationBatch(pending);
+    for (const listener of this.listeners) listener.onPublications(batch);
+  }
 }
 
 export function publicationFrame(publication: BrokerPublication): PublicationFrame {
@@ -55,20 +90,14 @@ export class ChannelFanout {
   }
 
   private open(channel: string): ChannelEntry {
-    const listeners = new Set<FanoutListener>();
-    const ready = this.broker.subscribe(
+    const entry = new ChannelEntry();
+    entry.ready = this.broker.subscribe(
       channel,
-      (publication) => {
-        const frame = new EncodedFrame(publicationFrame(publication));
-        for (const listener of listeners) listener.onPublication(frame);
-      },
-      () => {
-        for (const listener of listeners) listener.onGap();
-      },
+      (publication) => entry.receive(publication),
+      () => entry.gap(),
     );
-    const entry: ChannelEntry = { listeners, ready };
     this.channels.set(channel, entry);
-    ready.catch(() => {
+    entry.ready.catch(() => {
       if (this.channels.get(channel) === entry) this.channels.delete(channel); // the next attach tries again
     });
     return entry;

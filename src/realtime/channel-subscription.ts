@@ -8,11 +8,17 @@ import type { Broker, BrokerPublication } from './broker.js';
 import { publicationFrame, type ChannelFanout, type FanoutListener } from './channel-fanout.js';
 import { EncodedFrame } from './encoded-frame.js';
 import type { ErrorInfo, PublicationFrame, StreamPosition, SubscribeResult } from './envelope.js';
+import type { PublicationBatch } from './publication-batch.js';
 import { RealtimeErrorCode } from './realtime-errors.js';
 
 /** Where a subscription's publications go (the session). */
 export interface SubscriptionSink {
   deliver(publication: EncodedFrame<PublicationFrame>): void;
+  /**
+   * Sends a whole batch that follows on from what was delivered. False when the sink wants the
+   * publications one at a time instead (e.g. near its outbound bound, where each one is checked).
+   */
+  deliverBatch(batch: PublicationBatch): boolean;
   /** The buffer of a non-volatile subscription is full: the session is too slow (close 1013). */
   overflow(subscription: ChannelSubscription): void;
   /** The subscription cannot keep its promise (history does not cover a live gap) and has stopped. */
@@ -106,6 +112,18 @@ export class ChannelSubscription implements FanoutListener {
       default:
         return assertNever(this.state);
     }
+  }
+
+  /**
+   * Live and exactly at the batch's start: the whole batch in one go (what forward() would do for
+   * each). Anything else (buffering, a gap, an epoch change, old offsets) takes the per-publication path.
+   */
+  onPublications(batch: PublicationBatch): void {
+    if (this.state === State.LIVE && batch.consecutive && batch.epoch === this.epoch && batch.firstOffset === this.offset + 1 && this.sink.deliverBatch(batch)) {
+      this.offset = batch.lastOffset;
+      return;
+    }
+    for (const publication of batch.publications) this.onPublication(publication);
   }
 
   onGap(): void {

@@ -8,6 +8,7 @@ import { ChannelSubscription, type SubscriptionSink } from './channel-subscripti
 import type { EncodedFrame } from './encoded-frame.js';
 import type { ClientFrame, ErrorInfo, PublicationFrame, ServerFrame } from './envelope.js';
 import { PresenceTracker } from './presence-tracker.js';
+import type { PublicationBatch } from './publication-batch.js';
 import { RealtimeErrorCode } from './realtime-errors.js';
 import type { Replier } from './rpc-calls.js';
 import type { SessionInfo } from './session-info.js';
@@ -30,6 +31,8 @@ export interface ChannelHost extends Replier {
   send(frame: ServerFrame): void;
   /** Sends a publication (dropped instead of closing when `volatile` and the session is slow). */
   deliver(publication: EncodedFrame<PublicationFrame>, volatile: boolean): void;
+  /** Sends consecutive publications at once; false: send them one by one (see SubscriptionSink.deliverBatch). */
+  deliverBatch(batch: PublicationBatch): boolean;
   /** A bounded buffer overflowed: the session is too slow (close 1013). */
   overflow(): void;
 }
@@ -94,6 +97,7 @@ export class SessionChannels {
     const volatile = this.policy.isVolatile(channel);
     const sink: SubscriptionSink = {
       deliver: (publication) => this.host.deliver(publication, volatile),
+      deliverBatch: (batch) => this.host.deliverBatch(batch),
       overflow: () => this.host.overflow(),
       lost: (subscription, reason) => this.onLost(subscription, reason),
     };

@@ -9,6 +9,7 @@ import type { ChannelFanout } from './channel-fanout.js';
 import type { Codec } from './codec.js';
 import type { EncodedFrame } from './encoded-frame.js';
 import { decodeClientFrame } from './envelope-decoder.js';
+import type { PublicationBatch } from './publication-batch.js';
 import { PROTOCOL_VERSION, type ClientFrame, type ErrorInfo, type PublicationFrame, type ServerFrame } from './envelope.js';
 import { RateLimiter, RateVerdict, type RateLimit } from './rate-limiter.js';
 import { RealtimeError, RealtimeErrorCode } from './realtime-errors.js';
@@ -84,6 +85,7 @@ export class Session {
       ...replier,
       send: (frame) => this.send(frame),
       deliver: (publication, volatile) => this.deliver(publication, volatile),
+      deliverBatch: (batch) => this.deliverBatch(batch),
       overflow: () => this.close(CloseCode.TRY_AGAIN_LATER, 'slow consumer: too much waiting for this connection'),
     });
     this.rpcCalls = new RpcCalls(env.rpc, info, env.rpcTimeoutMs, replier);
@@ -270,6 +272,26 @@ export class Session {
       return this.close(CloseCode.INTERNAL_ERROR, `a publication of "${publication.frame.channel}" cannot be encoded as ${this.codec.name}`);
     }
     this.transmit(message, volatile ? Outbound.VOLATILE : Outbound.PUBLICATION, publication.shared(this.codec));
+  }
+
+  /**
+   * A batch of publications in one write, when the whole batch fits under the outbound bound: then
+   * each publication would have passed transmit()'s check one by one, so the outcome is the same.
+   * Otherwise (or when the transport cannot send batches, or a codec fails) false: one by one.
+   */
+  private deliverBatch(batch: PublicationBatch): boolean {
+    if (this.closed) return true;
+    const transport = this.transport;
+    if (transport.sendSharedBatch === undefined) return false;
+    let encoded;
+    try {
+      encoded = batch.encode(this.codec);
+    } catch {
+      return false; // deliver() reports which publication cannot be encoded
+    }
+    if (transport.bufferedAmount + encoded.bytes > this.env.maxOutboundBytes) return false;
+    transport.sendSharedBatch(encoded.messages, encoded.shared);
+    return true;
   }
 
   /**

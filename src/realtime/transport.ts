@@ -14,6 +14,11 @@ export interface TransportConnection {
    * the work is done once for all receivers.
    */
   sendShared?(message: string | Uint8Array, shared: Map<string, unknown>): void;
+  /**
+   * Optional: sends several messages, in order, that many connections receive together (a burst of
+   * publications). `shared` belongs to that list of messages, as for sendShared.
+   */
+  sendSharedBatch?(messages: readonly (string | Uint8Array)[], shared: Map<string, unknown>): void;
   /** Bytes accepted by send() and not yet handed to the network: the slow-consumer measure. */
   readonly bufferedAmount: number;
   close(code: number, reason: string): void;

@@ -4,6 +4,7 @@
 import type { WebSocket } from '../node/websocket.js';
 import type { TransportConnection } from './transport.js';
 import { prepareMessage, type PreparedMessage } from '../node/prepared-message.js';
+import { prepareMessages } from './prepared-messages.js';
 
 const PREPARED_KEY = 'websocket.prepared';
 
@@ -33,6 +34,13 @@ export class WebSocketTransport implements TransportConnection {
   sendShared(message: string | Uint8Array, shared: Map<string, unknown>): void {
     let prepared = shared.get(PREPARED_KEY) as PreparedMessage | undefined;
     if (prepared === undefined) shared.set(PREPARED_KEY, (prepared = prepareMessage(message, typeof message !== 'string')));
+    this.ws.sendPrepared(prepared);
+  }
+
+  /** A burst of publications: every frame prepared once, all of them written to every subscriber as one piece. */
+  sendSharedBatch(messages: readonly (string | Uint8Array)[], shared: Map<string, unknown>): void {
+    let prepared = shared.get(PREPARED_KEY) as PreparedMessage | undefined;
+    if (prepared === undefined) shared.set(PREPARED_KEY, (prepared = prepareMessages(messages)));
     this.ws.sendPrepared(prepared);
   }
 

@@ -1,8 +1,9 @@
 // tidewire messaging-layer fanout server for bench/realtime: a RealtimeServer (MemoryBroker,
 // heartbeat off) on an http server. Subscribers speak the JSON envelope on /realtime and subscribe
-// to `fan`. The trigger is the same for both servers: `POST /publish?m=M&bytes=B` publishes M
-// messages { seq, pad } to `fan` one after another (each `rt.publish` awaited, i.e. as fast as the
-// broker acknowledges) and answers once the last one is accepted.
+// to `fan`. The trigger is the same for both servers: `POST /publish?m=M&bytes=B` issues M
+// publications { seq, pad } to `fan` back to back (as Socket.IO's M `io.emit` calls): all M
+// `rt.publish` calls are started, then awaited together. The broker still orders them (offsets in
+// call order) and every subscriber gets them in that order. It answers once all are accepted.
 // Usage: node bench/realtime/fanout-servers/tidewire-realtime.mjs   (prints {"port":N} on stdout)
 
 import http from 'node:http';
@@ -21,7 +22,9 @@ const server = http.createServer((req, res) => {
   req.resume();
   void (async () => {
     const started = process.hrtime.bigint();
-    for (let seq = 0; seq < m; seq++) await rt.publish('fan', { seq, pad });
+    const accepted = [];
+    for (let seq = 0; seq < m; seq++) accepted.push(rt.publish('fan', { seq, pad }));
+    await Promise.all(accepted);
     const publishMs = Number(process.hrtime.bigint() - started) / 1e6;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ published: m, publishMs }));
   })().catch((error) => {
