@@ -63,6 +63,7 @@ export class SocketDriver {
   private pendingClose: { code: number | undefined; reason: string } | null = null;
   private aboveHighWater = false;
   private finished = false;
+  private pausedForInflate = false;
   private peerReason = '';
   /** The close code we failed the connection with, if we did. */
   private failedWith: number | undefined;
@@ -200,12 +201,20 @@ export class SocketDriver {
   inflate(payload: Buffer, fin: boolean): void {
     const deflate = this.options.deflate;
     if (deflate === null) return;
-    this.socket.pause(); // receive-side backpressure: nothing more is read until this frame is decoded
-    deflate.inflate(payload, fin, this.connection.remainingMessageBytes, (error, data) => {
-      if (error !== null) this.connection.inflateFailed(error);
-      else this.connection.inflated(data);
-      if (!this.finished) this.socket.resume();
-    });
+    if (deflate.inflate(payload, fin, this.connection.remainingMessageBytes, this)) return;
+    // Receive-side backpressure: nothing more is read until this frame is decoded. (Small frames
+    // are answered at once, and pausing costs two system calls.)
+    this.socket.pause();
+    this.pausedForInflate = true;
+  }
+
+  /** The answer to inflate(), at once or from the thread pool. */
+  inflateDone(error: PeerError | LimitExceededError | null, data: Buffer): void {
+    if (error !== null) this.connection.inflateFailed(error);
+    else this.connection.inflated(data);
+    if (!this.pausedForInflate) return;
+    this.pausedForInflate = false;
+    if (!this.finished) this.socket.resume();
   }
 
   // ---- internals ----
