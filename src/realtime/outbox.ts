@@ -7,12 +7,13 @@ import type { PublishResult } from './envelope.js';
 import { RealtimeError, RealtimeErrorCode } from './realtime-errors.js';
 
 /**
- * Error replies after which a publish is sent again (same pid) rather than rejected: only
- * RATE_LIMITED, which the server answers without looking at the publish. BROKER_UNAVAILABLE
- * rejects (docs/guarantees.md: "it was not published", the application decides).
+ * Error replies after which a publish is sent again (same pid) rather than rejected: RATE_LIMITED,
+ * and BROKER_UNAVAILABLE. A node cannot promise "not published": an earlier copy of the same publish
+ * (sent before a reconnect, or cut off inside the broker) may still be appended. Sending it again
+ * with its pid settles it either way: the broker answers a repeat with the first result.
  */
 export function isRetryablePublishError(code: string): boolean {
-  return code === RealtimeErrorCode.RATE_LIMITED;
+  return code === RealtimeErrorCode.RATE_LIMITED || code === RealtimeErrorCode.BROKER_UNAVAILABLE;
 }
 
 export interface OutboxEntry {

@@ -114,8 +114,10 @@ export class RealtimeClient<
   /**
    * Publishes `data`; resolves with its { epoch, offset } once the broker accepted it. Offline, it
    * waits in the bounded queue and goes out in order after the next connect (after a drop again,
-   * with the same publish id, so it appears once). Rejects with QUEUE_FULL past maxQueuedPublishes,
-   * with a non-retryable error reply (FORBIDDEN, BAD_REQUEST …), or with CLIENT_CLOSED.
+   * with the same publish id, so it appears once). While the server's broker is down
+   * (BROKER_UNAVAILABLE) it is sent again after a backoff, like a rate-limited one. Rejects with
+   * QUEUE_FULL past maxQueuedPublishes, with a non-retryable error reply (FORBIDDEN, BAD_REQUEST …),
+   * or with CLIENT_CLOSED.
    */
   publish<K extends keyof C & string>(channel: K, data: C[K]): Promise<PublishResult> {
     if (this.currentState === ClientState.CLOSED) return Promise.reject(closedError());

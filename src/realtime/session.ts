@@ -61,8 +61,8 @@ export class Session {
   private closedWith: number | null = null;
   private pendingRequests = 0;
   private publishTail: Promise<void> = Promise.resolve();
-  /** The pid of a publish refused by the rate limit, until it is sent again (see inPublishOrder). */
-  private refusedPublish: string | null = null;
+  /** A publish refused (rate limit, broker down), until it is sent again (see inPublishOrder). */
+  private refusedPublish: { pid: string; code: RealtimeErrorCode } | null = null;
   private readonly limiter: RateLimiter | null;
   private readonly channels: SessionChannels;
   private readonly rpcCalls: RpcCalls;
@@ -136,10 +136,9 @@ export class Session {
       if (this.serverRpc.answer(frame.id, frame.t === 'result' ? { result: frame.result } : { error: frame.error })) return;
     }
     if (!this.admit(decoded.ok ? requestIdOf(decoded.frame) : decoded.id)) {
-      if (decoded.ok && decoded.frame.t === 'pub') this.refusedPublish ??= decoded.frame.pid;
+      if (decoded.ok && decoded.frame.t === 'pub') this.refuseInPublishOrder(decoded.frame.pid);
       return;
     }
-    if (decoded.ok && decoded.frame.t === 'pub' && !this.inPublishOrder(decoded.frame.id, decoded.frame.pid)) return;
     if (!decoded.ok) {
       if (decoded.id === undefined) return this.close(CloseCode.POLICY_VIOLATION, truncate(`bad frame: ${decoded.reason}`));
       return this.error(decoded.id, { code: RealtimeErrorCode.BAD_REQUEST, message: decoded.reason });
@@ -147,17 +146,27 @@ export class Session {
     this.dispatch(decoded.frame);
   }
 
+  /** A publish refused by the rate limit: marked after the publishes admitted before it have run. */
+  private refuseInPublishOrder(pid: string): void {
+    this.publishTail = this.publishTail.then(() => {
+      this.refusedPublish ??= { pid, code: RealtimeErrorCode.RATE_LIMITED };
+    });
+  }
+
   /**
-   * A client's publishes keep their send order: after one was refused (RATE_LIMITED), later ones
-   * that were already in flight are refused too, until the refused one is sent again.
+   * A client's publishes keep their send order: after one was refused (RATE_LIMITED, or
+   * BROKER_UNAVAILABLE), later ones already in flight are refused with the same code, until the
+   * refused one is sent again. Checked in publish order, so a broker back between two of them
+   * cannot take the later one first.
    */
   private inPublishOrder(id: number, pid: string): boolean {
-    if (this.refusedPublish === null) return true;
-    if (pid === this.refusedPublish) {
+    const refused = this.refusedPublish;
+    if (refused === null) return true;
+    if (pid === refused.pid) {
       this.refusedPublish = null;
       return true;
     }
-    this.error(id, { code: RealtimeErrorCode.RATE_LIMITED, message: 'An earlier publish was refused: send it again first' });
+    this.error(id, { code: refused.code, message: 'An earlier publish was refused: send it again first' });
     return false;
   }
 
@@ -223,6 +232,7 @@ export class Session {
   private async publish(frame: PubFrame): Promise<void> {
     if (this.closed) return; // the client resends unacknowledged publishes after reconnecting
     const { id, channel, data, pid } = frame;
+    if (!this.inPublishOrder(id, pid)) return;
     const { canPublish } = this.env;
     try {
       if (canPublish !== undefined && !(await canPublish(this.info, channel, data))) {
@@ -235,7 +245,8 @@ export class Session {
     try {
       accepted = await this.env.broker.publish(channel, data, { pid });
     } catch (error) {
-      return this.error(id, { code: RealtimeErrorCode.BROKER_UNAVAILABLE, message: `Not published: ${messageOf(error)}` });
+      this.refusedPublish = { pid, code: RealtimeErrorCode.BROKER_UNAVAILABLE };
+      return this.error(id, { code: RealtimeErrorCode.BROKER_UNAVAILABLE, message: `Not accepted: ${messageOf(error)}` });
     }
     this.result(id, { epoch: accepted.epoch, offset: accepted.offset });
   }

@@ -97,7 +97,7 @@ describe('Outbox', () => {
     assert.equal(outbox.size, 0);
   });
 
-  it('retries only RATE_LIMITED (answered before the publish was looked at); every other error rejects', () => {
-    assert.deepEqual(Object.values(RealtimeErrorCode).filter(isRetryablePublishError), [RealtimeErrorCode.RATE_LIMITED]);
+  it('retries RATE_LIMITED and BROKER_UNAVAILABLE (sent again with the same pid); every other error rejects', () => {
+    assert.deepEqual(Object.values(RealtimeErrorCode).filter(isRetryablePublishError).sort(), [RealtimeErrorCode.BROKER_UNAVAILABLE, RealtimeErrorCode.RATE_LIMITED]);
   });
 });

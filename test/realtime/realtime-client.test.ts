@@ -25,6 +25,7 @@ import { RealtimeServer, type RealtimeServerOptions } from '../../src/realtime/r
 import type { WebSocketConstructor } from '../../src/realtime/transport.js';
 import { msgpackCodec, protobufCodec } from '../../src/codecs/index.js';
 import { withTimeout } from '../helpers/with-timeout.js';
+import { wrapBroker } from './support/envelope-client.js';
 
 // ---- an injected clock for the pure parts ----
 
@@ -599,6 +600,32 @@ describe('RealtimeClient across dropped connections', () => {
       for (const [n, ack] of results.entries()) assert.equal(history.publications.find((publication) => publication.offset === ack.offset)?.data, n);
     } finally {
       await harness.close();
+    }
+  });
+
+  it('a publish answered BROKER_UNAVAILABLE is sent again with its pid: one cut off inside the broker is acked at its first position, later ones keep their order', async () => {
+    const inner = new MemoryBroker();
+    let attempts = 0;
+    // Attempt 1 is appended but its answer is lost (Redis died after running the script); 2-4 find the broker down.
+    const broker = wrapBroker(inner, {
+      publish: async (channel, data, options) => {
+        attempts += 1;
+        if (attempts === 1) await inner.publish(channel, data, options);
+        if (attempts <= 4) throw new BrokerError(`down (attempt ${attempts})`);
+        return await inner.publish(channel, data, options);
+      },
+    });
+    const harness = await startHarness({ heartbeatIntervalMs: 0, broker });
+    try {
+      const client = await connected(harness.client({ random: () => 0.5 }));
+      const results = await withTimeout(Promise.all(Array.from({ length: 5 }, (_, n) => client.publish('ticks', n))), TIMEOUT_MS, 'acks');
+      const history = await inner.history('ticks');
+      assert.deepEqual(history.publications.map((publication) => publication.data), [0, 1, 2, 3, 4], 'each once, in publish order');
+      assert.deepEqual(results.map((ack) => ack.offset), [1, 2, 3, 4, 5], 'the cut-off publish is acked where it was appended');
+      assert.ok(attempts >= 8, `broker attempts: ${attempts}`);
+    } finally {
+      await harness.close();
+      await inner.close();
     }
   });
 

@@ -131,8 +131,9 @@ export function publishProblems(ledger: ChatLedger, allowRejected: (code: string
 /**
  * Problems with what `client` received on `channel` in `epoch` after `afterOffset`: exactly the
  * acked publications with larger offsets, each once, in offset order, each the message acked there.
+ * `ackedElsewhere` names deliveries allowed to have been acked at another position (still once, in order).
  */
-export function deliveryProblems(ledger: ChatLedger, client: number, channel: string, epoch: string, afterOffset: number): string[] {
+export function deliveryProblems(ledger: ChatLedger, client: number, channel: string, epoch: string, afterOffset: number, ackedElsewhere: (delivery: Delivery) => boolean = () => false): string[] {
   const expected = ledger.ackedIn(channel, epoch).filter((record) => offsetOf(record) > afterOffset);
   const got = ledger.view(client, channel).deliveries.filter((delivery) => delivery.epoch === epoch && delivery.offset > afterOffset);
   const problems: string[] = [];
@@ -144,6 +145,7 @@ export function deliveryProblems(ledger: ChatLedger, client: number, channel: st
     const previous = got[i - 1];
     if (previous !== undefined && previous.offset >= delivery.offset) problems.push(`client ${client} got offset ${delivery.offset} after ${previous.offset} on ${channel}`);
     const acked = ledger.publishes.get(delivery.id);
+    if (ackedElsewhere(delivery)) continue;
     if (acked === undefined || acked.channel !== channel || acked.outcome.state !== 'acked' || acked.outcome.offset !== delivery.offset || acked.outcome.epoch !== epoch) {
       problems.push(`client ${client} got ${delivery.id} at ${channel}@${epoch}:${delivery.offset}, which is not where it was acked (${JSON.stringify(acked?.outcome)})`);
     }
