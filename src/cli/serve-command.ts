@@ -9,6 +9,7 @@ import { DEFAULT_REALTIME_PATH } from '../index.js';
 import { integerOption } from './integer-option.js';
 import { secretAuthenticate } from './serve-auth.js';
 import { redactedUrl, serveBroker } from './serve-broker.js';
+import { loadServeHooks, type ServeHooks } from './serve-hooks-module.js';
 import { startServeNode } from './serve-server.js';
 import { shutdownOnSignal } from './shutdown-on-signal.js';
 
@@ -22,6 +23,7 @@ interface ServeCommandOptions {
   tlsKey?: string;
   origin?: string[];
   authSecret?: string;
+  authModule?: string;
   history?: number;
   historyTtl?: number;
   maxOutboundBytes?: number;
@@ -45,6 +47,7 @@ export function serveCommand(): Command {
     .option('--tls-key <file>', 'PEM private key (with --tls-cert)')
     .option('--origin <origin>', 'allowed Origin, "scheme://host[:port]" (repeatable; others get 403)', repeatable)
     .addOption(new Option('--auth-secret <secret>', 'accept only tokens signed with this secret (see `tidewire token`)').env('TIDEWIRE_AUTH_SECRET'))
+    .option('--auth-module <file>', 'an ES module exporting authenticate(req, token), canSubscribe(session, channel) and/or canPublish(session, channel, data)')
     .option('--history <count>', 'publications kept per channel for recovery (default 1000)', integerOption(1, 10_000_000))
     .option('--history-ttl <seconds>', 'and none older than this (default 600)', integerOption(1, 365 * 24 * 3600))
     .option('--max-outbound-bytes <bytes>', "a connection's unsent bytes before it is closed with 1013 (default 4 MiB)", integerOption(1024, Number.MAX_SAFE_INTEGER))
@@ -58,8 +61,12 @@ export function serveCommand(): Command {
       const tls = options.tlsCert !== undefined && options.tlsKey !== undefined
         ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }
         : undefined;
-      const authenticate = options.authSecret !== undefined ? secretAuthenticate(options.authSecret) : undefined;
-      if (authenticate === undefined) log('warning: no --auth-secret: every connection is accepted anonymously');
+      const hooks: ServeHooks = options.authModule !== undefined ? await loadServeHooks(options.authModule) : {};
+      if (options.authSecret !== undefined) {
+        if (hooks.authenticate !== undefined) throw new Error('--auth-secret and an --auth-module that exports authenticate: choose one');
+        hooks.authenticate = secretAuthenticate(options.authSecret);
+      }
+      if (hooks.authenticate === undefined) log('warning: no --auth-secret and no authenticate hook: every connection is accepted anonymously');
       const { broker, kind, ready } = serveBroker({
         ...(options.redis !== undefined ? { redisUrl: options.redis } : {}),
         keyPrefix: options.keyPrefix,
@@ -83,7 +90,7 @@ export function serveCommand(): Command {
         broker,
         ...(tls !== undefined ? { tls } : {}),
         ...(options.origin !== undefined ? { allowedOrigins: options.origin } : {}),
-        ...(authenticate !== undefined ? { authenticate } : {}),
+        ...hooks,
         ...(options.maxOutboundBytes !== undefined ? { maxOutboundBytes: options.maxOutboundBytes } : {}),
         ...(options.heartbeatMs !== undefined ? { heartbeatIntervalMs: options.heartbeatMs } : {}),
         drainMs: options.drainMs,

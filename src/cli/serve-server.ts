@@ -5,7 +5,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
-import { RealtimeServer, type Authenticate, type Broker } from '../index.js';
+import { RealtimeServer, type Authenticate, type Broker, type RealtimeServerOptions } from '../index.js';
 import { listenUrl } from './listen-url.js';
 
 export const HEALTH_PATH = '/healthz';
@@ -28,6 +28,8 @@ export interface ServeNodeOptions {
   /** Origin allowlist; other origins get HTTP 403 (requests without Origin pass). */
   allowedOrigins?: string[];
   authenticate?: Authenticate;
+  canSubscribe?: RealtimeServerOptions['canSubscribe'];
+  canPublish?: RealtimeServerOptions['canPublish'];
   maxOutboundBytes?: number;
   heartbeatIntervalMs?: number;
   /**
@@ -56,6 +58,8 @@ export async function startServeNode(options: ServeNodeOptions): Promise<ServeNo
     path: options.path,
     broker: options.broker,
     ...(options.authenticate !== undefined ? { authenticate: options.authenticate } : {}),
+    ...(options.canSubscribe !== undefined ? { canSubscribe: options.canSubscribe } : {}),
+    ...(options.canPublish !== undefined ? { canPublish: options.canPublish } : {}),
     ...(options.allowedOrigins !== undefined && options.allowedOrigins.length > 0 ? { allowedOrigins: options.allowedOrigins } : {}),
     ...(options.maxOutboundBytes !== undefined ? { maxOutboundBytes: options.maxOutboundBytes } : {}),
     ...(options.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: options.heartbeatIntervalMs } : {}),

@@ -1,12 +1,12 @@
 // `tidewire serve` and `tidewire token`: the signed tokens, one node in-process (MemoryBroker) over
 // real sockets (/healthz, 426/404, token auth 401, Origin 403, TLS, drain then 1001 on close), and
-// the command as a child process (ready line, memory warning, SIGTERM → 1001 and exit 0).
+// the command as a child process (ready line, memory warning, SIGTERM → 1001 and exit 0, --auth-module hooks).
 
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -164,6 +164,29 @@ describe('tidewire serve / tidewire token (child processes)', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  test('serve --auth-module: its authenticate refuses with 401, its canPublish answers FORBIDDEN; a module without hooks exits 1', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tidewire-auth-module-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const hooks = join(dir, 'hooks.mjs');
+    writeFileSync(hooks, [
+      "export const authenticate = (req, token) => (token === 'let-me-in' ? { userId: 'operator' } : null);",
+      "export const canPublish = (session, channel) => session.userId === 'operator' && channel.startsWith('ok:');",
+    ].join('\n'));
+    const child = spawn(process.execPath, cliArgs('serve', '--port', '0', '--auth-module', hooks), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => void child.kill('SIGKILL'));
+    const [, url] = await withTimeout(watchOutput(child).printed(/tidewire serve listening on (\S+) /), 20_000, 'the ready line');
+    assert.equal(await refusal(`${url}?token=wrong`), 401);
+    const client = new RealtimeClient(url!, { WebSocket, token: 'let-me-in' });
+    t.after(() => client.close());
+    assert.equal((await withTimeout(client.publish('ok:room', 'hello'), 4000, 'the allowed publish')).offset, 1);
+    await assert.rejects(client.publish('other', 'no'), { code: 'FORBIDDEN' });
+
+    const empty = join(dir, 'empty.mjs');
+    writeFileSync(empty, 'export const unrelated = 1;\n');
+    const run = promisify(execFile);
+    await assert.rejects(run(process.execPath, cliArgs('serve', '--port', '0', '--auth-module', empty), { cwd: REPO_ROOT }), /exports none of authenticate, canSubscribe, canPublish/);
   });
 
   test('token mints what serve --auth-secret accepts; a bad secret exits 1', async () => {
