@@ -1,6 +1,5 @@
-// The handshake authentication of `tidewire serve`: HMAC-signed tokens (--auth-secret, format in
-// token-signer.ts). An operator's own hook module (--auth-module) needs an import() with a computed
-// specifier, which test/architecture.test.ts refuses under src/: left to the lead's decision.
+// The handshake authentication of `tidewire serve --auth-secret`: HMAC-signed tokens (format in
+// token-signer.ts). An operator's own hooks come from --auth-module (serve-hooks-module.ts).
 
 import type { Authenticate } from '../index.js';
 import { TokenSigner } from './token-signer.js';
