@@ -4,6 +4,8 @@ import { RealtimeServer, RealtimeClient, WebSocket } from '../src/index.js';
 import { msgpackCodec } from '../src/codecs/index.js';
 declare function userFor(token: string): Promise<string>;
 declare function reloadState(): void;
+declare const lastSeen: { epoch: string; offset: number };
+declare const window: { addEventListener(type: 'online', listener: () => void): void };
 export async function serverExample(): Promise<void> {
   const server = http.createServer().listen(8080);
   const rt = new RealtimeServer({
@@ -16,7 +18,7 @@ export async function serverExample(): Promise<void> {
   await rt.publish('room:lobby', { text: 'server says hi' });
 }
 export async function clientExample(): Promise<void> {
-  type Channels = { 'room:lobby': { text: string } };
+  type Channels = { 'room:lobby': { text: string }; 'room:feed': { text: string } };
   type Methods = { add: { params: { a: number; b: number }; result: number } };
   const client = new RealtimeClient<Channels, Methods>('ws://localhost:8080/realtime', { WebSocket, token: 'secret' });
   const lobby = client.subscribe('room:lobby', { presence: true });
@@ -25,4 +27,7 @@ export async function clientExample(): Promise<void> {
   const { offset } = await client.publish('room:lobby', { text: 'hi' });
   const sum: number = await client.call('add', { a: 1, b: 2 });
   client.on('state', (state) => console.log(state, offset, sum));
+  const feed = client.subscribe('room:feed', { since: lastSeen });
+  window.addEventListener('online', () => client.reconnectNow());
+  feed.on('publication', (message) => console.log(message.text));
 }

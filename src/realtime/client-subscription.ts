@@ -10,6 +10,8 @@ import { TypedEmitter } from './typed-emitter.js';
 export interface SubscribeOptions {
   /** Join the channel's presence set and receive `join` / `leave` events. */
   presence?: boolean;
+  /** Start after this position (recovery from history) instead of from now. */
+  since?: StreamPosition;
 }
 
 /** Where a publication sits in its channel. */
@@ -63,6 +65,7 @@ export class ClientSubscription<T = unknown> extends TypedEmitter<SubscriptionEv
     private readonly owner: SubscriptionOwner,
   ) {
     super();
+    if (options.since !== undefined) this.last = { epoch: options.since.epoch, offset: options.since.offset };
   }
 
   /** The last publication's position (null before the first subscribe result). */

@@ -101,13 +101,20 @@ export class RealtimeClient<
 
   /**
    * Subscribes to `channel` now (returns before the server answers) and again after every
-   * reconnect, recovering from the last position delivered. Throws ALREADY_SUBSCRIBED for a
-   * channel subscribed already, QUEUE_FULL past maxSubscriptions, CLIENT_CLOSED after close().
+   * reconnect, recovering from the last position delivered. `since` starts from a known position
+   * (e.g. where the application's history request left off): what came after it is replayed first,
+   * or `recovered: false` says history no longer covers it. Throws ALREADY_SUBSCRIBED for a channel
+   * subscribed already, QUEUE_FULL past maxSubscriptions, BAD_REQUEST for a malformed `since`,
+   * CLIENT_CLOSED after close().
    */
   subscribe<K extends keyof C & string>(channel: K, options: SubscribeOptions = {}): ClientSubscription<C[K]> {
     if (this.currentState === ClientState.CLOSED) throw closedError();
     const problem = channelNameProblem(channel);
     if (problem !== undefined) throw new RealtimeError(RealtimeErrorCode.BAD_REQUEST, `channel name ${problem}`);
+    const { since } = options;
+    if (since !== undefined && !(typeof since.epoch === 'string' && Number.isSafeInteger(since.offset) && since.offset >= 0)) {
+      throw new RealtimeError(RealtimeErrorCode.BAD_REQUEST, 'since must be { epoch: string, offset: integer >= 0 }');
+    }
     return this.subscriptions.add<C[K]>(channel, options);
   }
 
@@ -145,6 +152,17 @@ export class RealtimeClient<
     handler: (params: H[K]['params'], context: HandlerContext) => H[K]['result'] | Promise<H[K]['result']>,
   ): () => void {
     return this.rpcHandlers.register(method, handler);
+  }
+
+  /**
+   * While 'disconnected' (waiting out the backoff), connects at once: for when the application
+   * knows the network is back (the browser's `online` event, a tab shown again). Otherwise a no-op.
+   */
+  reconnectNow(): void {
+    if (this.currentState !== ClientState.DISCONNECTED || this.reconnectTimer === null) return;
+    this.timers.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.connect();
   }
 
   /** Closes for good: state 'closed'; waiting publishes and requests reject with CLIENT_CLOSED. */

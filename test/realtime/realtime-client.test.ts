@@ -5,27 +5,24 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { WebSocket } from '../../src/index.js';
 import { ClientHeartbeat } from '../../src/realtime/client-heartbeat.js';
-import { canTransition, ClientState, type StateInfo } from '../../src/realtime/client-state.js';
-import type { ClientSubscription, SubscribedInfo } from '../../src/realtime/client-subscription.js';
+import { canTransition, ClientState } from '../../src/realtime/client-state.js';
+import type { SubscribedInfo } from '../../src/realtime/client-subscription.js';
 import type { ClientTimers } from '../../src/realtime/client-timers.js';
 import type { PublishResult } from '../../src/realtime/envelope.js';
 import { MemoryBroker } from '../../src/realtime/memory-broker.js';
 import { BrokerError } from '../../src/realtime/broker.js';
 import { PendingRequests } from '../../src/realtime/pending-requests.js';
 import { RealtimeClient } from '../../src/realtime/realtime-client.js';
-import type { RealtimeClientOptions } from '../../src/realtime/realtime-client-options.js';
 import { RealtimeError, RealtimeErrorCode } from '../../src/realtime/realtime-errors.js';
-import { RealtimeServer, type RealtimeServerOptions } from '../../src/realtime/realtime-server.js';
-import type { WebSocketConstructor } from '../../src/realtime/transport.js';
+import { RealtimeServer } from '../../src/realtime/realtime-server.js';
 import { msgpackCodec, protobufCodec } from '../../src/codecs/index.js';
 import { withTimeout } from '../helpers/with-timeout.js';
 import { wrapBroker } from './support/envelope-client.js';
+import { collect, connected, eventually, nextState, nextSubscribed, startHarness, TIMEOUT_MS, type Harness } from './support/client-harness.js';
 
 // ---- an injected clock for the pure parts ----
 
@@ -158,115 +155,6 @@ describe('ClientHeartbeat (injected clock)', () => {
 
 // ---- against a real RealtimeServer over real sockets ----
 
-type Channels = { chat: { from: string; text: string }; ticks: number; secret: string; room: string };
-type Methods = {
-  add: { params: { a: number; b: number }; result: number };
-  wait: { params: null; result: never };
-  fail: { params: null; result: never };
-  noop: { params: null; result: null };
-};
-type ClientMethods = { echo: { params: string; result: string }; hang: { params: null; result: never } };
-type Client = RealtimeClient<Channels, Methods, ClientMethods>;
-
-const TIMEOUT_MS = 5000;
-const TidewireWebSocket: WebSocketConstructor = WebSocket;
-
-interface Harness {
-  url: string;
-  rt: RealtimeServer;
-  broker: MemoryBroker;
-  /** Tokens the server refuses at the handshake (HTTP 401); '*' refuses everyone. */
-  blocked: Set<string>;
-  /** Server-side TCP sockets of the live connections, by the token that opened them. */
-  sockets: Map<Duplex, string>;
-  /** The server side drops connections without a close frame (the client sees 1006). */
-  kill(token?: string): void;
-  client(options?: RealtimeClientOptions & { path?: string }): Client;
-  close(): Promise<void>;
-}
-
-async function startHarness(options: Partial<RealtimeServerOptions> = {}, brokerOptions: ConstructorParameters<typeof MemoryBroker>[0] = {}): Promise<Harness> {
-  const server = http.createServer();
-  const broker = new MemoryBroker(brokerOptions);
-  const blocked = new Set<string>();
-  const sockets = new Map<Duplex, string>();
-  const clients: Client[] = [];
-  const rt = new RealtimeServer({
-    noServer: true,
-    broker,
-    authenticate: (_req, token) => (blocked.has('*') || blocked.has(token ?? '') ? null : { userId: token ?? 'anonymous' }),
-    ...options,
-  });
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    sockets.set(socket, new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '');
-    socket.on('close', () => sockets.delete(socket));
-    rt.handleUpgrade(req, socket, head);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/realtime`;
-  return {
-    url, rt, broker, blocked, sockets,
-    kill: (token) => {
-      for (const [socket, owner] of sockets) if (token === undefined || owner === token) socket.destroy();
-    },
-    client: (clientOptions = {}) => {
-      const client: Client = new RealtimeClient(clientOptions.path ?? url, {
-        WebSocket: TidewireWebSocket, backoff: { baseMs: 20, capMs: 100 }, ...clientOptions,
-      });
-      clients.push(client);
-      return client;
-    },
-    close: async () => {
-      for (const client of clients) client.close();
-      await rt.close();
-      await broker.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-function nextState(client: Client, state: ClientState): Promise<StateInfo> {
-  return withTimeout(new Promise<StateInfo>((resolve) => {
-    const listener = (next: ClientState, info: StateInfo) => {
-      if (next !== state) return;
-      client.off('state', listener);
-      resolve(info);
-    };
-    client.on('state', listener);
-  }), TIMEOUT_MS, `state ${state}`);
-}
-
-async function connected(client: Client): Promise<Client> {
-  if (client.state !== ClientState.CONNECTED) await nextState(client, ClientState.CONNECTED);
-  return client;
-}
-
-function nextSubscribed<T>(subscription: ClientSubscription<T>): Promise<SubscribedInfo> {
-  return withTimeout(new Promise<SubscribedInfo>((resolve) => {
-    const listener = (info: SubscribedInfo) => {
-      subscription.off('subscribed', listener);
-      resolve(info);
-    };
-    subscription.on('subscribed', listener);
-  }), TIMEOUT_MS, `subscribed on ${subscription.channel}`);
-}
-
-/** Polls `check` (real sockets: the condition comes from another process's point of view). */
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + TIMEOUT_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** Records a subscription's publications. */
-function collect<T>(subscription: ClientSubscription<T>): Array<{ data: T; offset: number; epoch: string }> {
-  const received: Array<{ data: T; offset: number; epoch: string }> = [];
-  subscription.on('publication', (data, meta) => received.push({ data, ...meta }));
-  return received;
-}
 
 describe('RealtimeClient against a real RealtimeServer', () => {
   let harness: Harness;
