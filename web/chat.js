@@ -167,6 +167,12 @@ function start(name) {
   joinRoom(initialRoom());
 }
 
+// The browser knows before the backoff does: back online, or the tab shown again → try at once.
+addEventListener('online', () => chat.client?.reconnectNow());
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') chat.client?.reconnectNow();
+});
+
 async function connected(client) {
   refreshRooms();
   try {
