@@ -12,6 +12,13 @@ const LAYERS: Readonly<Record<string, number>> = {
   protocol: 0, node: 1, realtime: 2, brokers: 3, transports: 3, codecs: 3, files: 3, cli: 4, examples: 4, web: 4,
 };
 const PUBLIC_API = 'index.ts';
+/** The package's other entry points (package.json "exports", e.g. tidewire/codecs): public API too, for L4. */
+const PUBLIC_SUBPATHS: ReadonlySet<string> = new Set(
+  Object.values(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).exports as Record<string, unknown>)
+    .map((target) => (typeof target === 'object' && target !== null ? (target as { import?: string }).import : undefined))
+    .filter((target): target is string => typeof target === 'string' && target.startsWith('./dist/') && target !== './dist/index.js')
+    .map((target) => target.slice('./dist/'.length).replace(/\.js$/, '.ts')),
+);
 /** The files that may import() a computed specifier, and why (nothing else can be checked that way). */
 const COMPUTED_IMPORTS: ReadonlyMap<string, string> = new Map([
   ['cli/serve-hooks-module.ts', "loads the operator's `tidewire serve --auth-module` file"],
@@ -112,13 +119,14 @@ function placeOf(path: string): Place {
 }
 
 /** Why importing `target` from `source` breaks the layering, or null. */
-function layeringProblem(source: Place, target: Place, specifier: string): string | null {
+function layeringProblem(source: Place, target: Place, specifier: string, targetPath: string): string | null {
   if (target.kind === 'outside') return `imports "${specifier}", outside src/`;
   if (target.kind === 'unknown') return `imports "${specifier}", which is in no layer of DESIGN.md §1`;
   if (source.kind !== 'layer') return null;
   if (target.kind === 'api') return source.rank === TOP ? null : `imports the public API "${specifier}" from inside the library`;
   if (target.folder === source.folder) return null;
-  if (source.rank === TOP) return `imports internal "${specifier}"; L4 code must use the public API (src/index.ts)`;
+  if (source.rank === TOP && PUBLIC_SUBPATHS.has(targetPath)) return null;
+  if (source.rank === TOP) return `imports internal "${specifier}"; L4 code must use the public API (src/index.ts or another package.json export)`;
   if (target.rank > source.rank) return `imports "${specifier}" from a higher layer (L${source.rank} -> L${target.rank})`;
   if (target.rank === source.rank) return `imports "${specifier}" sideways between two L${source.rank} folders`;
   return null;
@@ -159,8 +167,9 @@ function checkSource(path: string, source: string): string[] {
     }
     const specifier = code.slice(start, code.indexOf(quote, start));
     const clause = match[1]?.replace(/\s*from\s*$/, '');
+    const targetPath = posix.normalize(posix.join(posix.dirname(path), specifier)).replace(/\.js$/, '.ts');
     const problem = specifier.startsWith('.')
-      ? layeringProblem(self, placeOf(posix.normalize(posix.join(posix.dirname(path), specifier))), specifier)
+      ? layeringProblem(self, placeOf(targetPath), specifier, targetPath)
       : moduleProblem(self, specifier, clause);
     if (problem !== null) report(match.index, problem);
   }
@@ -193,6 +202,8 @@ describe('architecture checker (self-test on fake sources)', () => {
     assert.equal(checkSource('cli/main.ts', "import { e } from '../examples/e.js';").length, 1);
     assert.deepEqual(checkSource('cli/main.ts', "import { W } from '../index.js';\nimport { h } from './h.js';"), []);
     assert.equal(checkSource('cli/main.ts', 'await import(url);').length, 1);
+    assert.deepEqual(checkSource('cli/main.ts', "import { c } from '../codecs/index.js';"), [], 'tidewire/codecs is a public entry');
+    assert.equal(checkSource('cli/main.ts', "import { c } from '../codecs/msgpack.js';").length, 1);
     assert.deepEqual(checkSource('cli/serve-hooks-module.ts', 'await import(url);'), [], 'the one allowed computed import');
   });
 

@@ -5,6 +5,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
+import { msgpackCodec, protobufCodec } from '../codecs/index.js';
 import { RealtimeServer, type Authenticate, type Broker, type RealtimeServerOptions } from '../index.js';
 import { listenUrl } from './listen-url.js';
 
@@ -57,6 +58,7 @@ export async function startServeNode(options: ServeNodeOptions): Promise<ServeNo
     server,
     path: options.path,
     broker: options.broker,
+    codecs: [msgpackCodec, protobufCodec], // JSON is always there: clients choose by subprotocol
     ...(options.authenticate !== undefined ? { authenticate: options.authenticate } : {}),
     ...(options.canSubscribe !== undefined ? { canSubscribe: options.canSubscribe } : {}),
     ...(options.canPublish !== undefined ? { canPublish: options.canPublish } : {}),

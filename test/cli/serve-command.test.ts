@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { startServeNode, type ServeNodeOptions } from '../../src/cli/serve-server.js';
 import { secretAuthenticate } from '../../src/cli/serve-auth.js';
 import { TokenSigner } from '../../src/cli/token-signer.js';
+import { msgpackCodec, protobufCodec } from '../../src/codecs/index.js';
 import { MemoryBroker, RealtimeClient, WebSocket, type SubscribedInfo } from '../../src/index.js';
 import { watchOutput } from '../helpers/child-output.js';
 import { requireTool } from '../helpers/external-tool.js';
@@ -114,6 +115,19 @@ describe('startServeNode (in-process, MemoryBroker)', () => {
     const subscribed = new Promise<SubscribedInfo>((resolve) => client.subscribe('room').on('subscribed', resolve));
     await withTimeout(subscribed, 4000, 'the subscription');
     assert.equal(client.state, 'connected');
+  });
+
+  test('offers every codec: a MessagePack and a Protobuf client each get their publication back', async (t) => {
+    const served = await node(t);
+    for (const codec of [msgpackCodec, protobufCodec]) {
+      const client = new RealtimeClient<{ room: { text: string } }>(served.url, { WebSocket, codec });
+      t.after(() => client.close());
+      const subscription = client.subscribe('room');
+      const received = new Promise<{ text: string }>((resolve) => subscription.on('publication', resolve));
+      await withTimeout(new Promise((resolve) => subscription.on('subscribed', resolve)), 4000, `the ${codec.name} subscription`);
+      await client.publish('room', { text: codec.name });
+      assert.deepEqual(await withTimeout(received, 4000, `the ${codec.name} publication`), { text: codec.name });
+    }
   });
 
   test('an Origin outside the allowlist gets 403; a listed one connects', async (t) => {
