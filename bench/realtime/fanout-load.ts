@@ -16,6 +16,7 @@
 import http from 'node:http';
 import { asciiBytes, integerAfter, rawConnect as rawWebSocket, startsWithBytes } from '../shared/raw-websocket.js';
 import { parseArgs } from 'node:util';
+import { busyBetween, coreTimes, type CoreTimes } from './core-busy.js';
 
 export interface LoadResult {
   server: string;
@@ -33,6 +34,11 @@ export interface LoadResult {
   /** What the server measured for its publish loop (its HTTP answer). */
   serverPublishMs: number | null;
   connectMs: number;
+  /**
+   * Busy share (0–1) of each core from just before the trigger to the last delivery (Linux, else
+   * null): with bench/realtime/run.ts, core 0 runs the server and core 1 this load process.
+   */
+  coreBusy: number[] | null;
   errors: string[];
 }
 
@@ -43,6 +49,8 @@ interface Options {
   messages: number;
   bytes: number;
   client: 'lib' | 'raw';
+  /** burst: the M publications back to back; turn: one per event-loop turn of the server. */
+  pace: 'burst' | 'turn';
   hosts: string[];
   timeoutMs: number;
   dist: string;
@@ -219,7 +227,7 @@ function rawSocketIo(options: Options, ledger: Ledger, index: number, host: stri
 function trigger(options: Options, host: string): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host, port: options.port, method: 'POST', path: `/publish?m=${options.messages}&bytes=${options.bytes}`, agent: false },
+      { host, port: options.port, method: 'POST', path: `/publish?m=${options.messages}&bytes=${options.bytes}&pace=${options.pace}`, agent: false },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -264,15 +272,23 @@ export async function runFanoutLoad(options: Options): Promise<LoadResult> {
   await new Promise((resolve) => setTimeout(resolve, 500));
 
   const all = new Promise<void>((resolve) => (ledger.onAll = resolve));
+  const timesBefore = coreTimes();
+  let timesAfter: CoreTimes = null;
   const started = performance.now();
   let ended = started;
-  void all.then(() => (ended = performance.now()));
+  void all.then(() => {
+    ended = performance.now();
+    timesAfter = coreTimes();
+  });
   const serverPublishMs = await trigger(options, '127.0.0.1');
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.timeoutMs)))]);
   clearTimeout(timer);
   const complete = ledger.deliveries === options.subscribers * options.messages;
-  if (!complete) ended = performance.now();
+  if (!complete) {
+    ended = performance.now();
+    timesAfter = coreTimes();
+  }
   // Wait a moment for duplicates that would arrive after the expected total.
   await new Promise((resolve) => setTimeout(resolve, 200));
   let badSubscribers = 0;
@@ -291,6 +307,7 @@ export async function runFanoutLoad(options: Options): Promise<LoadResult> {
     deliveriesPerSecond: (ledger.deliveries / elapsedMs) * 1000,
     serverPublishMs,
     connectMs,
+    coreBusy: busyBetween(timesBefore, timesAfter),
     errors: ledger.errors,
   };
 }
@@ -303,7 +320,8 @@ async function main(): Promise<void> {
       subscribers: { type: 'string', default: '10000' },
       messages: { type: 'string', default: '20' },
       bytes: { type: 'string', default: '32' },
-      client: { type: 'string', default: 'lib' },
+      client: { type: 'string', default: 'raw' },
+      pace: { type: 'string', default: 'burst' },
       hosts: { type: 'string', default: '127.0.0.1' },
       'timeout-ms': { type: 'string', default: '120000' },
       dist: { type: 'string', default: new URL('../../dist/index.js', import.meta.url).href },
@@ -311,6 +329,7 @@ async function main(): Promise<void> {
   });
   if (values.server !== 'tidewire' && values.server !== 'socketio') throw new Error('--server tidewire|socketio');
   if (values.client !== 'lib' && values.client !== 'raw') throw new Error('--client lib|raw');
+  if (values.pace !== 'burst' && values.pace !== 'turn') throw new Error('--pace burst|turn');
   const result = await runFanoutLoad({
     server: values.server,
     port: Number(values.port),
@@ -318,6 +337,7 @@ async function main(): Promise<void> {
     messages: Number(values.messages),
     bytes: Number(values.bytes),
     client: values.client,
+    pace: values.pace,
     hosts: values.hosts!.split(','),
     timeoutMs: Number(values['timeout-ms']),
     dist: values.dist!,

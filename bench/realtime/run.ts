@@ -2,7 +2,8 @@
 // messaging layer (RealtimeServer + MemoryBroker) against Socket.IO's io.emit, in the same run.
 //
 //   node --import tsx bench/realtime/run.ts [--subscribers 10000] [--messages 20] [--runs 3]
-//        [--bytes 32] [--client lib|raw] [--hosts 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4] [--no-json]
+//        [--bytes 32] [--client raw|lib] [--pace burst|turn] [--hosts 127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4] [--no-json]
+//        [--dist DIR (another build of tidewire, e.g. an older commit's)] [--profile-dir DIR (servers run with --cpu-prof)]
 //
 // Each server runs pinned to core 0 (taskset -c 0), the load (fanout-load.ts) pinned to core 1,
 // runs interleaved A B A B …; a fresh server and load process per run. Prints a markdown table
@@ -31,8 +32,14 @@ export interface RealtimeBenchOptions {
   runs: number;
   bytes: number;
   client: 'lib' | 'raw';
+  /** burst: each server issues the M publications back to back; turn: one per event-loop turn. */
+  pace: 'burst' | 'turn';
   hosts: string[];
   timeoutMs: number;
+  /** The build under test (default: this repository's dist/); it is snapshotted before the runs. */
+  distDir?: string;
+  /** When set, each server runs with --cpu-prof and writes its profile into this directory. */
+  profileDir?: string;
   log: (line: string) => void;
 }
 
@@ -124,7 +131,8 @@ async function stop(child: ChildProcess): Promise<void> {
 }
 
 async function runOnce(server: ServerId, round: number, options: RealtimeBenchOptions, pinned: boolean, dist: string): Promise<RealtimeRun> {
-  const serverChild = launch(pinned ? 0 : null, [SERVER_FILES[server]], { BENCH_TIDEWIRE_DIST: dist });
+  const profile = options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${server}-round${round}.cpuprofile`];
+  const serverChild = launch(pinned ? 0 : null, [...profile, SERVER_FILES[server]], { BENCH_TIDEWIRE_DIST: dist });
   let serverStderr = '';
   serverChild.stderr!.on('data', (text: Buffer) => (serverStderr = (serverStderr + text.toString()).slice(-2000)));
   try {
@@ -139,6 +147,7 @@ async function runOnce(server: ServerId, round: number, options: RealtimeBenchOp
       '--messages', String(options.messages),
       '--bytes', String(options.bytes),
       '--client', options.client,
+      '--pace', options.pace,
       '--hosts', options.hosts.join(','),
       '--timeout-ms', String(options.timeoutMs),
       '--dist', dist,
@@ -161,7 +170,7 @@ export async function runRealtimeBench(options: RealtimeBenchOptions): Promise<R
   const snapshot = path.join(REPO_ROOT, 'bench/.dist-snapshot', `realtime-${process.pid}`);
   rmSync(snapshot, { recursive: true, force: true });
   mkdirSync(path.dirname(snapshot), { recursive: true });
-  cpSync(path.join(REPO_ROOT, 'dist'), snapshot, { recursive: true });
+  cpSync(options.distDir ?? path.join(REPO_ROOT, 'dist'), snapshot, { recursive: true });
   const dist = pathToFileURL(path.join(snapshot, 'index.js')).href;
   const runs: RealtimeRun[] = [];
   try {
@@ -170,7 +179,8 @@ export async function runRealtimeBench(options: RealtimeBenchOptions): Promise<R
         const run = await runOnce(server, round, options, pinned, dist);
         options.log(
           `round ${round} ${server}: ${run.complete ? 'complete' : 'INCOMPLETE'} ${run.deliveries} deliveries in ${run.elapsedMs.toFixed(1)} ms ` +
-            `= ${Math.round(run.deliveriesPerSecond).toLocaleString('en-US')}/s (connect ${(run.connectMs / 1000).toFixed(1)} s, bad subscribers ${run.badSubscribers})` +
+            `= ${Math.round(run.deliveriesPerSecond).toLocaleString('en-US')}/s (connect ${(run.connectMs / 1000).toFixed(1)} s, bad subscribers ${run.badSubscribers}` +
+            `${run.serverPublishMs === null ? '' : `, server publish ${run.serverPublishMs.toFixed(1)} ms`}${run.coreBusy === null ? '' : `, cores busy ${run.coreBusy.join('/')}`})` +
             (run.errors.length ? `; errors: ${run.errors.slice(0, 3).join(' | ')}` : ''),
         );
         runs.push(run);
@@ -208,7 +218,7 @@ export async function runRealtimeBench(options: RealtimeBenchOptions): Promise<R
 export function markdownTable(result: RealtimeBenchResult): string {
   const { subscribers, messages } = result.options;
   const lines = [
-    `| server (${subscribers.toLocaleString('en-US')} subscribers × ${messages} messages, ${result.options.client} clients) | median deliveries/s | median end-to-end time | runs | all delivered once, in order |`,
+    `| server (${subscribers.toLocaleString('en-US')} subscribers × ${messages} messages, ${result.options.client} clients, ${result.options.pace}) | median deliveries/s | median end-to-end time | runs | all delivered once, in order |`,
     '|---|---:|---:|---:|---|',
   ];
   for (const s of result.summary) {
@@ -227,21 +237,28 @@ async function main(): Promise<void> {
       messages: { type: 'string', default: '20' },
       runs: { type: 'string', default: '3' },
       bytes: { type: 'string', default: '32' },
-      client: { type: 'string', default: 'lib' },
+      client: { type: 'string', default: 'raw' },
+      pace: { type: 'string', default: 'burst' },
       hosts: { type: 'string', default: '127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4' },
       'timeout-ms': { type: 'string', default: '120000' },
       'no-json': { type: 'boolean', default: false },
+      dist: { type: 'string' },
+      'profile-dir': { type: 'string' },
     },
   });
   if (values.client !== 'lib' && values.client !== 'raw') throw new Error('--client lib|raw');
+  if (values.pace !== 'burst' && values.pace !== 'turn') throw new Error('--pace burst|turn');
   const result = await runRealtimeBench({
     subscribers: Number(values.subscribers),
     messages: Number(values.messages),
     runs: Number(values.runs),
     bytes: Number(values.bytes),
     client: values.client,
+    pace: values.pace,
     hosts: values.hosts!.split(','),
     timeoutMs: Number(values['timeout-ms']),
+    ...(values.dist !== undefined ? { distDir: path.resolve(values.dist) } : {}),
+    ...(values['profile-dir'] !== undefined ? { profileDir: path.resolve(values['profile-dir']) } : {}),
     log: (line) => process.stderr.write(`${line}\n`),
   });
   if (!values['no-json']) {

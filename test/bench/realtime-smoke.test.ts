@@ -16,6 +16,7 @@ describe('bench/realtime smoke', () => {
         runs: 1,
         bytes: 32,
         client,
+        pace: 'burst',
         hosts: ['127.0.0.1'],
         timeoutMs: 10_000,
         log: (line) => lines.push(line),

@@ -4,6 +4,8 @@
 // publications { seq, pad } to `fan` back to back (as Socket.IO's M `io.emit` calls): all M
 // `rt.publish` calls are started, then awaited together. The broker still orders them (offsets in
 // call order) and every subscriber gets them in that order. It answers once all are accepted.
+// `&pace=turn` instead issues one publication per event-loop turn (setImmediate in between), in
+// both servers: nothing can be gathered across publications then.
 // Usage: node bench/realtime/fanout-servers/tidewire-realtime.mjs   (prints {"port":N} on stdout)
 
 import http from 'node:http';
@@ -19,11 +21,15 @@ const server = http.createServer((req, res) => {
   }
   const m = Number(url.searchParams.get('m') ?? 1);
   const pad = 'x'.repeat(Number(url.searchParams.get('bytes') ?? 32));
+  const onePerTurn = url.searchParams.get('pace') === 'turn';
   req.resume();
   void (async () => {
     const started = process.hrtime.bigint();
     const accepted = [];
-    for (let seq = 0; seq < m; seq++) accepted.push(rt.publish('fan', { seq, pad }));
+    for (let seq = 0; seq < m; seq++) {
+      accepted.push(rt.publish('fan', { seq, pad }));
+      if (onePerTurn) await new Promise((resolve) => setImmediate(resolve));
+    }
     await Promise.all(accepted);
     const publishMs = Number(process.hrtime.bigint() - started) / 1e6;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ published: m, publishMs }));
