@@ -17,6 +17,7 @@ import type { Broker } from './broker.js';
 import { ChannelFanout } from './channel-fanout.js';
 import { jsonCodec, subprotocolOf, type Codec } from './codec.js';
 import type { PublishResult } from './envelope.js';
+import { EnvelopeLimits } from './envelope-limits.js';
 import { MemoryBroker } from './memory-broker.js';
 import type { RateLimit } from './rate-limiter.js';
 import { RealtimeError, RealtimeErrorCode } from './realtime-errors.js';
@@ -189,13 +190,22 @@ export class RealtimeServer extends EventEmitter {
     return session.call(method, params ?? null, options);
   }
 
-  /** Publishes through the broker; resolves with the publication's position, rejects with BROKER_UNAVAILABLE. */
-  async publish(channel: string, data: unknown): Promise<PublishResult> {
+  /**
+   * Publishes through the broker; resolves with the publication's position, rejects with
+   * BROKER_UNAVAILABLE. Without a `pid` a rejection cut off inside the broker may still have been
+   * appended; with one (1..256 characters, unique to this publication) calling again with the same
+   * pid is safe: within the dedup window a repeat resolves with the first result.
+   */
+  async publish(channel: string, data: unknown, options: { pid?: string } = {}): Promise<PublishResult> {
+    const { pid } = options;
+    if (pid !== undefined && !(typeof pid === 'string' && pid.length > 0 && pid.length <= EnvelopeLimits.maxNameLength)) {
+      throw new RealtimeError(RealtimeErrorCode.BAD_REQUEST, `pid must be a string of 1..${EnvelopeLimits.maxNameLength} characters`);
+    }
     try {
-      const { epoch, offset } = await this.broker.publish(channel, data);
+      const { epoch, offset } = await this.broker.publish(channel, data, pid !== undefined ? { pid } : undefined);
       return { epoch, offset };
     } catch (error) {
-      throw error instanceof RealtimeError ? error : new RealtimeError(RealtimeErrorCode.BROKER_UNAVAILABLE, `Not published: ${messageOf(error)}`);
+      throw error instanceof RealtimeError ? error : new RealtimeError(RealtimeErrorCode.BROKER_UNAVAILABLE, `Not accepted: ${messageOf(error)}`);
     }
   }
 

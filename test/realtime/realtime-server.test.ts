@@ -193,6 +193,29 @@ describe('RealtimeServer channels', () => {
   });
 });
 
+describe('RealtimeServer.publish with a pid', () => {
+  test('a publish cut off inside the broker, called again with its pid, resolves at its first position; a bad pid is BAD_REQUEST', async (t) => {
+    const inner = new MemoryBroker();
+    let cutOff = true;
+    const broker = wrapBroker(inner, {
+      publish: async (channel, data, options) => {
+        const accepted = await inner.publish(channel, data, options);
+        if (cutOff) throw new BrokerError('the connection broke before the reply');
+        return accepted;
+      },
+    });
+    const { rt } = await startRealtime(t, { broker });
+    await assert.rejects(rt.publish('c', 'once', { pid: 'job-17' }), { code: 'BROKER_UNAVAILABLE' });
+    cutOff = false;
+    assert.equal((await rt.publish('c', 'once', { pid: 'job-17' })).offset, 1);
+    assert.equal((await rt.publish('c', 'next')).offset, 2);
+    assert.deepEqual((await inner.history('c')).publications.map((publication) => publication.data), ['once', 'next']);
+    await assert.rejects(rt.publish('c', 'x', { pid: '' }), { code: 'BAD_REQUEST' });
+    await assert.rejects(rt.publish('c', 'x', { pid: 'p'.repeat(257) }), { code: 'BAD_REQUEST' });
+    await inner.close();
+  });
+});
+
 describe('RealtimeServer shutdown', () => {
   test('close() closes every client with 1001, empties the sessions and closes the broker it made', async (t) => {
     const { rt, connect } = await startRealtime(t);
