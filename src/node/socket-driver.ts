@@ -251,6 +251,7 @@ export class SocketDriver {
       }
       this.compressing = true;
       this.queuedBytes += item.data.length;
+      let answeredAtOnce = true;
       this.options.deflate!.deflate(item.data, (error, compressed) => {
         this.compressing = false;
         this.queuedBytes -= item.data.length;
@@ -261,8 +262,11 @@ export class SocketDriver {
           this.output.payloadBytes += item.data.length;
           if (item.callback !== undefined) this.output.onWritten(item.callback);
         }
-        this.pump();
+        // Small messages are compressed before deflate() returns: this loop goes on with the
+        // next one (calling pump() here would nest one stack frame per queued message).
+        if (!answeredAtOnce) this.pump();
       });
+      answeredAtOnce = false;
     }
     if (!this.compressing && this.queue.length === 0 && this.pendingClose !== null) {
       const { code, reason } = this.pendingClose;

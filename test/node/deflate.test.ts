@@ -148,6 +148,21 @@ describe('permessage-deflate round trips', () => {
       assert.ok(down[i]!.data.equals(payload(i)), `server to client message ${i} in place`);
     }
   });
+  test('client sends tens of thousands of small messages queued behind a big one, all in order', async (t) => {
+    // The big one is compressed in the thread pool; the small ones wait behind it and are then
+    // compressed at once, one after the other (without growing the stack per message).
+    const { client, serverSide } = await connectPair(t, { perMessageDeflate: true, echo: false });
+    const atServer = messagesOf(serverSide, 'server inbox');
+    const big = Buffer.from(textOfBytes(64 * KIB));
+    const count = 30_000;
+    const small = (i: number): string => `{"seq":${i},"pad":"${'x'.repeat(150)}"}`;
+    client.send(big);
+    for (let i = 0; i < count; i++) client.send(small(i));
+    const received = await atServer.take(count + 1, 30_000);
+    assert.ok(received[0]!.data.equals(big));
+    for (let i = 0; i < count; i++) assert.equal(received[i + 1]!.data.toString(), small(i), `message ${i}`);
+  });
+
   test('server sends messages below the threshold uncompressed and the rest compressed, in send order', async (t) => {
     const { port, wss } = await startServer(t, { perMessageDeflate: { threshold: 128 } });
     const connections = connectionsOf(wss);
