@@ -4,7 +4,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { buildRejectionResponse, buildServerResponse, validateClientRequest } from '../protocol/handshake.js';
+import { buildRejectionResponse, buildServerResponse, validateClientRequest, type RequestValidation } from '../protocol/handshake.js';
 import { negotiateServer, type DeflateOptions, type DeflateParams } from '../protocol/permessage-deflate.js';
 
 export interface VerifyInfo {
@@ -34,38 +34,64 @@ export interface Accepted {
 
 /** Answers the handshake on `socket`; resolves with what was agreed, or null after a rejection was sent. */
 export async function answerHandshake(req: IncomingMessage, socket: Duplex, policy: HandshakePolicy): Promise<Accepted | null> {
-  // node's own maxHeadersCount drops extra lines silently; refuse them instead.
-  if (req.rawHeaders.length / 2 > policy.maxHeaderCount) return reject(socket, 431, 'Too many header lines');
-  const checked = validateClientRequest({ method: req.method, httpVersion: req.httpVersion, headers: req.headers as Record<string, string | string[] | undefined> });
-  if (!checked.ok) return reject(socket, checked.status, checked.reason, checked.headers);
-  const origin = headerValue(req.headers.origin);
-  if (policy.allowedOrigins !== null && origin !== undefined && !policy.allowedOrigins.has(origin)) {
-    return reject(socket, 403, `Origin ${origin} is not allowed`);
-  }
+  const checked = checkRequest(req, socket, policy);
+  if (checked === null) return null;
   if (policy.verifyClient !== undefined) {
-    const verdict = await policy.verifyClient({ origin, secure: isSecure(socket), req });
+    const verdict = await policy.verifyClient({ origin: headerValue(req.headers.origin), secure: isSecure(socket), req });
     if (socket.destroyed) return null;
     if (verdict === false) return reject(socket, 401, 'Unauthorized');
     if (typeof verdict === 'object') return reject(socket, verdict.status, verdict.message ?? 'Rejected', verdict.headers);
   }
   if (policy.isShuttingDown()) return reject(socket, 503, 'The server is shutting down');
-  const offered = new Set(checked.protocols);
-  const chosen = policy.handleProtocols ? policy.handleProtocols(offered, req) : (checked.protocols[0] ?? false);
-  const protocol = typeof chosen === 'string' && offered.has(chosen) ? chosen : '';
+  return accept(req, socket, policy, checked);
+}
+
+/**
+ * The same within this tick, for a policy without verifyClient: no promise, no timer, nothing
+ * kept once the 101 is written (the common case, and what handshakes/s measures).
+ */
+export function answerHandshakeNow(req: IncomingMessage, socket: Duplex, policy: HandshakePolicy): Accepted | null {
+  if (policy.verifyClient !== undefined) throw new TypeError('answerHandshakeNow() cannot run an asynchronous verifyClient');
+  const checked = checkRequest(req, socket, policy);
+  return checked === null ? null : accept(req, socket, policy, checked);
+}
+
+type CheckedRequest = Extract<RequestValidation, { ok: true }>;
+
+/** RFC 6455 §4.2.1 and the Origin allowlist; null once a rejection was sent. */
+function checkRequest(req: IncomingMessage, socket: Duplex, policy: HandshakePolicy): CheckedRequest | null {
+  // node's own maxHeadersCount drops extra lines silently; refuse them instead.
+  if (req.rawHeaders.length / 2 > policy.maxHeaderCount) return reject(socket, 431, 'Too many header lines');
+  const headers = req.headers as Record<string, string | string[] | undefined>;
+  const checked = validateClientRequest({ method: req.method, httpVersion: req.httpVersion, headers });
+  if (!checked.ok) return reject(socket, checked.status, checked.reason, checked.headers);
+  if (policy.allowedOrigins !== null) {
+    const origin = headerValue(headers.origin);
+    if (origin !== undefined && !policy.allowedOrigins.has(origin)) return reject(socket, 403, `Origin ${origin} is not allowed`);
+  }
+  return checked;
+}
+
+/** Chooses the subprotocol, negotiates permessage-deflate and writes the 101. */
+function accept(req: IncomingMessage, socket: Duplex, policy: HandshakePolicy, checked: CheckedRequest): Accepted | null {
+  const protocol = chooseProtocol(req, policy, checked.protocols);
   const deflate = policy.deflate === null ? null : negotiateServer(checked.extensions, policy.deflate);
   if (socket.destroyed) return null;
-  socket.write(
-    buildServerResponse({
-      key: checked.key,
-      ...(protocol !== '' ? { protocol } : {}),
-      ...(deflate !== null ? { extensions: deflate.response } : {}),
-    }),
-  );
-  return { protocol, extensions: deflate?.response ?? '', deflate: deflate?.params ?? null };
+  const extensions = deflate === null ? '' : deflate.response;
+  socket.write(buildServerResponse({ key: checked.key, protocol, extensions }));
+  return { protocol, extensions, deflate: deflate === null ? null : deflate.params };
+}
+
+function chooseProtocol(req: IncomingMessage, policy: HandshakePolicy, offeredList: string[]): string {
+  if (policy.handleProtocols === undefined) return offeredList[0] ?? '';
+  const offered = new Set(offeredList);
+  const chosen = policy.handleProtocols(offered, req);
+  return typeof chosen === 'string' && offered.has(chosen) ? chosen : '';
 }
 
 /** Sends an HTTP error and closes the socket once it is written. */
 export function reject(socket: Duplex, status: number, reason: string, headers: Record<string, string> = {}): null {
+  socket.on('error', ignoreError); // a peer that resets the connection meanwhile is no error of ours
   if (socket.writable) socket.end(buildRejectionResponse(status, reason, headers), () => socket.destroy());
   else socket.destroy();
   return null;
@@ -78,3 +104,5 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 function isSecure(socket: Duplex): boolean {
   return (socket as Duplex & { encrypted?: boolean }).encrypted === true;
 }
+
+function ignoreError(): void {}

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/close-codes.js';
 import { resolveLimits, type Limits } from '../protocol/limits.js';
 import { validateDeflateOptions, type DeflateOptions } from '../protocol/permessage-deflate.js';
-import { answerHandshake, reject, type HandleProtocols, type HandshakePolicy, type VerifyClient } from './server-handshake.js';
+import { answerHandshake, answerHandshakeNow, reject, type Accepted, type HandleProtocols, type HandshakePolicy, type VerifyClient } from './server-handshake.js';
 import { Heartbeat } from './heartbeat.js';
 import { ACCEPTED, ReadyState, WebSocket } from './websocket.js';
 import { prepareMessage } from './prepared-message.js';
@@ -87,9 +87,15 @@ export class WebSocketServer extends EventEmitter {
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback: (ws: WebSocket, req: IncomingMessage) => void): void {
-    socket.on('error', ignoreError);
     if (this.closing) return void reject(socket, 503, 'The server is shutting down');
     if (!this.shouldHandle(req)) return void reject(socket, 400, 'Unknown WebSocket path');
+    if (this.policy.verifyClient === undefined) {
+      const accepted = answerHandshakeNow(req, socket, this.policy);
+      if (accepted !== null) this.open(req, socket, head, accepted, callback);
+      return;
+    }
+    // verifyClient may take its time: bound it, and keep a reset peer from crashing us meanwhile.
+    socket.on('error', ignoreError);
     const timer = setTimeout(() => socket.destroy(), this.limits.handshakeTimeoutMs);
     answerHandshake(req, socket, this.policy).then(
       (accepted) => {
@@ -97,21 +103,7 @@ export class WebSocketServer extends EventEmitter {
         socket.removeListener('error', ignoreError);
         if (accepted === null || socket.destroyed) return;
         if (this.closing) return void socket.destroy(); // shut down while the handshake was answered
-        const ws = new WebSocket(requestUrl(req), undefined, {
-          [ACCEPTED]: {
-            socket,
-            head,
-            role: 'server',
-            protocol: accepted.protocol,
-            extensions: accepted.extensions,
-            deflate: accepted.deflate === null ? null : { params: accepted.deflate, options: this.policy.deflate ?? {} },
-            limits: this.limits,
-          },
-        });
-        this.connections.add(ws);
-        ws.on('close', () => this.connections.delete(ws));
-        callback(ws, req);
-        ws.startReading(head); // also when the handler already closed it: the closing handshake needs the reads
+        this.open(req, socket, head, accepted, callback);
       },
       (error: unknown) => {
         clearTimeout(timer);
@@ -119,6 +111,24 @@ export class WebSocketServer extends EventEmitter {
         reject(socket, 500, 'Internal error during the handshake');
       },
     );
+  }
+
+  /** The 101 is written: the connection becomes a WebSocket. Keeps nothing of the request (a method, not a closure). */
+  private open(req: IncomingMessage, socket: Duplex, head: Buffer, accepted: Accepted, callback: (ws: WebSocket, req: IncomingMessage) => void): void {
+    const ws = new WebSocket(requestUrl(req), undefined, {
+      [ACCEPTED]: {
+        socket,
+        head,
+        role: 'server',
+        protocol: accepted.protocol,
+        extensions: accepted.extensions,
+        deflate: accepted.deflate === null ? null : { params: accepted.deflate, options: this.policy.deflate ?? {} },
+        limits: this.limits,
+      },
+    });
+    ws.trackIn(this.connections);
+    callback(ws, req);
+    ws.startReading(head); // also when the handler already closed it: the closing handshake needs the reads
   }
 
   /** Sends one message to every open connection, framed once. Returns how many it was sent to. */

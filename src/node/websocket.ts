@@ -14,6 +14,7 @@ import { PerMessageDeflate } from './deflate.js';
 import type { PreparedMessage } from './prepared-message.js';
 import { CloseEvent, ErrorEvent, binaryMessageData, type BinaryType } from './whatwg-events.js';
 import { connectClient, type ClientOptions } from './client-handshake.js';
+import { LazyEventTarget } from './lazy-event-target.js';
 import type { DeflateParams } from '../protocol/permessage-deflate.js';
 
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -45,11 +46,22 @@ export interface WebSocketOptions extends ClientOptions {
 
 type WhatwgType = 'open' | 'message' | 'error' | 'close';
 type Handler = ((event: any) => void) | null;
+type Listener = (...args: any[]) => void;
+
+/** The browser API's on<event> handlers and how many listeners each event has (created on first use). */
+interface WhatwgListeners {
+  handlers: Record<WhatwgType, Handler>;
+  counts: Record<WhatwgType, number>;
+}
+
+// The ws-style API runs on EventEmitter's own methods, applied to the WebSocket itself: they keep
+// their table in `_events`, created with the first listener, so a WebSocket needs no emitter object.
+const { on, once, removeListener, removeAllListeners, listenerCount, emit } = EventEmitter.prototype;
 
 /** Default threshold below which negotiated compression is skipped. */
 const DEFAULT_DEFLATE_THRESHOLD_BYTES = 128;
 
-export class WebSocket extends EventTarget implements DriverOwner {
+export class WebSocket extends LazyEventTarget implements DriverOwner {
   static readonly CONNECTING = ReadyState.CONNECTING;
   static readonly OPEN = ReadyState.OPEN;
   static readonly CLOSING = ReadyState.CLOSING;
@@ -57,10 +69,11 @@ export class WebSocket extends EventTarget implements DriverOwner {
   /** `new WebSocket.Server({ port })` as in the `ws` package; set by server.ts. */
   declare static Server: typeof import('./server.js').WebSocketServer;
   declare static WebSocketServer: typeof import('./server.js').WebSocketServer;
-  readonly CONNECTING = ReadyState.CONNECTING;
-  readonly OPEN = ReadyState.OPEN;
-  readonly CLOSING = ReadyState.CLOSING;
-  readonly CLOSED = ReadyState.CLOSED;
+  // On the prototype, as WHATWG defines them (set below the class), not on every instance.
+  declare readonly CONNECTING: typeof ReadyState.CONNECTING;
+  declare readonly OPEN: typeof ReadyState.OPEN;
+  declare readonly CLOSING: typeof ReadyState.CLOSING;
+  declare readonly CLOSED: typeof ReadyState.CLOSED;
 
   readonly url: string;
   readyState: ReadyState = ReadyState.CONNECTING;
@@ -69,9 +82,13 @@ export class WebSocket extends EventTarget implements DriverOwner {
   private binaryKind: BinaryType = 'blob';
   private driver: SocketDriver | null = null;
   private limits: Limits;
-  private readonly emitter = new EventEmitter();
-  private readonly handlers: Record<WhatwgType, Handler> = { open: null, message: null, error: null, close: null };
-  private readonly whatwgListeners: Record<WhatwgType, number> = { open: 0, message: 0, error: 0, close: 0 };
+  // EventEmitter's fields (see `on` above); undefined until the first listener.
+  private _events: Record<string | symbol, unknown> | undefined = undefined;
+  private _eventsCount = 0;
+  private _maxListeners: number | undefined = undefined;
+  private whatwg: WhatwgListeners | null = null;
+  /** The server's set of connections, which this one leaves when it closes. */
+  private tracker: Set<WebSocket> | null = null;
   /** Bytes passed to send() after the connection closed (WHATWG: they still count). */
   private discardedBytes = 0;
   /** Sends waiting behind a Blob being read, and their size. */
@@ -184,18 +201,18 @@ export class WebSocket extends EventTarget implements DriverOwner {
 
   // ---- ws-style events ----
 
-  on(event: string, listener: (...args: any[]) => void): this {
-    this.emitter.on(event, listener);
+  on(event: string, listener: Listener): this {
+    on.call(this, event, listener);
     return this;
   }
 
-  once(event: string, listener: (...args: any[]) => void): this {
-    this.emitter.once(event, listener);
+  once(event: string, listener: Listener): this {
+    once.call(this, event, listener);
     return this;
   }
 
-  off(event: string, listener: (...args: any[]) => void): this {
-    this.emitter.off(event, listener);
+  off(event: string, listener: Listener): this {
+    removeListener.call(this, event, listener);
     return this;
   }
 
@@ -208,37 +225,37 @@ export class WebSocket extends EventTarget implements DriverOwner {
   }
 
   removeAllListeners(event?: string): this {
-    this.emitter.removeAllListeners(event);
+    removeAllListeners.call(this, event);
     return this;
   }
 
   listenerCount(event: string): number {
-    return this.emitter.listenerCount(event);
+    return listenerCount.call(this, event);
   }
 
   emit(event: string, ...args: unknown[]): boolean {
-    return this.emitter.emit(event, ...args);
+    return emit.call(this, event, ...args);
   }
 
   // ---- WHATWG events ----
 
   override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
-    if (isWhatwgType(type) && listener !== null) this.whatwgListeners[type]++;
+    if (isWhatwgType(type) && listener !== null) this.whatwgState().counts[type]++;
     super.addEventListener(type, listener, options);
   }
 
   override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
-    if (isWhatwgType(type) && listener !== null && this.whatwgListeners[type] > 0) this.whatwgListeners[type]--;
+    if (isWhatwgType(type) && listener !== null && this.whatwg !== null && this.whatwg.counts[type] > 0) this.whatwg.counts[type]--;
     super.removeEventListener(type, listener, options);
   }
 
-  get onopen(): Handler { return this.handlers.open; }
+  get onopen(): Handler { return this.whatwg?.handlers.open ?? null; }
   set onopen(handler: Handler) { this.setHandler('open', handler); }
-  get onmessage(): Handler { return this.handlers.message; }
+  get onmessage(): Handler { return this.whatwg?.handlers.message ?? null; }
   set onmessage(handler: Handler) { this.setHandler('message', handler); }
-  get onerror(): Handler { return this.handlers.error; }
+  get onerror(): Handler { return this.whatwg?.handlers.error ?? null; }
   set onerror(handler: Handler) { this.setHandler('error', handler); }
-  get onclose(): Handler { return this.handlers.close; }
+  get onclose(): Handler { return this.whatwg?.handlers.close ?? null; }
   set onclose(handler: Handler) { this.setHandler('close', handler); }
 
   // ---- lifecycle, driven by the handshake and the driver (internal) ----
@@ -276,6 +293,12 @@ export class WebSocket extends EventTarget implements DriverOwner {
     this.emitClose(CloseCode.ABNORMAL, '', false);
   }
 
+  /** Joins the server's set of connections until this one closes (internal). */
+  trackIn(connections: Set<WebSocket>): void {
+    connections.add(this);
+    this.tracker = connections;
+  }
+
   /** The server's heartbeat (internal). */
   get driverForServer(): SocketDriver | null {
     return this.driver;
@@ -288,19 +311,19 @@ export class WebSocket extends EventTarget implements DriverOwner {
   private serverSide = false;
 
   onMessage(data: Buffer, isBinary: boolean): void {
-    this.emitter.emit('message', data, isBinary);
-    if (this.whatwgListeners.message > 0) {
+    emit.call(this, 'message', data, isBinary);
+    if (this.whatwg !== null && this.whatwg.counts.message > 0) {
       const payload = isBinary ? binaryMessageData(data, this.binaryKind) : data.toString('utf8');
       this.dispatchEvent(new MessageEvent('message', { data: payload, origin: originOf(this.url) }));
     }
   }
 
   onPing(data: Buffer): void {
-    this.emitter.emit('ping', data);
+    emit.call(this, 'ping', data);
   }
 
   onPong(data: Buffer): void {
-    this.emitter.emit('pong', data);
+    emit.call(this, 'pong', data);
   }
 
   onPeerClose(): void {
@@ -313,11 +336,13 @@ export class WebSocket extends EventTarget implements DriverOwner {
   }
 
   onDrain(): void {
-    this.emitter.emit('drain');
+    emit.call(this, 'drain');
   }
 
   onClosed(code: number, reason: string, wasClean: boolean): void {
     this.readyState = ReadyState.CLOSED;
+    this.tracker?.delete(this);
+    this.tracker = null;
     this.emitClose(code, reason, wasClean);
   }
 
@@ -368,23 +393,35 @@ export class WebSocket extends EventTarget implements DriverOwner {
     });
   }
 
+  private whatwgState(): WhatwgListeners {
+    return (this.whatwg ??= {
+      handlers: { open: null, message: null, error: null, close: null },
+      counts: { open: 0, message: 0, error: 0, close: 0 },
+    });
+  }
+
   private setHandler(type: WhatwgType, handler: Handler): void {
-    const previous = this.handlers[type];
+    const handlers = this.whatwgState().handlers;
+    const previous = handlers[type];
     if (previous !== null) this.removeEventListener(type, previous as EventListener);
-    this.handlers[type] = typeof handler === 'function' ? handler : null;
-    if (this.handlers[type] !== null) this.addEventListener(type, this.handlers[type] as EventListener);
+    handlers[type] = typeof handler === 'function' ? handler : null;
+    if (handlers[type] !== null) this.addEventListener(type, handlers[type] as EventListener);
   }
 
   private emitError(error: Error): void {
     // An unhandled 'error' must not crash a server because of one bad peer.
-    if (this.emitter.listenerCount('error') > 0) this.emitter.emit('error', error);
-    if (this.whatwgListeners.error > 0) this.dispatchEvent(new ErrorEvent('error', { error, message: error.message }));
+    if (listenerCount.call(this, 'error') > 0) emit.call(this, 'error', error);
+    if (this.whatwg !== null && this.whatwg.counts.error > 0) this.dispatchEvent(new ErrorEvent('error', { error, message: error.message }));
   }
 
   private emitClose(code: number, reason: string, wasClean: boolean): void {
-    this.emitter.emit('close', code, Buffer.from(reason, 'utf8'));
-    if (this.whatwgListeners.close > 0) this.dispatchEvent(new CloseEvent('close', { code, reason, wasClean }));
+    emit.call(this, 'close', code, Buffer.from(reason, 'utf8'));
+    if (this.whatwg !== null && this.whatwg.counts.close > 0) this.dispatchEvent(new CloseEvent('close', { code, reason, wasClean }));
   }
+}
+
+for (const [name, value] of Object.entries(ReadyState)) {
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true, writable: false, configurable: false });
 }
 
 function isWhatwgType(type: string): type is WhatwgType {

@@ -65,12 +65,17 @@ export function generateClientKey(randomBytes: (length: number) => Uint8Array): 
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
+/** Does a comma-list header hold `wanted` (lowercase)? The usual single-token value is checked without splitting. */
 function containsToken(values: string | string[] | undefined, wanted: string): boolean {
+  if (typeof values === 'string' && values.length === wanted.length && values.toLowerCase() === wanted) return true;
   return parseTokenList(values).some((element) => element.toLowerCase() === wanted);
 }
 
+const HTTP_VERSION = /^(\d+)\.(\d+)$/;
+
 function isHttp11OrLater(version: string): boolean {
-  const match = /^(\d+)\.(\d+)$/.exec(version);
+  if (version === '1.1') return true;
+  const match = HTTP_VERSION.exec(version);
   if (match === null) return false;
   const major = Number(match[1]);
   return major > 1 || (major === 1 && Number(match[2]) >= 1);
@@ -78,6 +83,7 @@ function isHttp11OrLater(version: string): boolean {
 
 /** The offered subprotocols, or null when one is not a token or appears twice. */
 function offeredProtocols(values: string | string[] | undefined): string[] | null {
+  if (values === undefined) return [];
   const protocols = parseTokenList(values);
   if (!protocols.every(isToken)) return null;
   return new Set(protocols).size === protocols.length ? protocols : null;
@@ -104,9 +110,11 @@ export function validateClientRequest(request: UpgradeRequest): RequestValidatio
   if (typeof key !== 'string' || !CLIENT_KEY.test(key)) return reject(400, 'Missing or invalid Sec-WebSocket-Key header');
   const protocols = offeredProtocols(headers['sec-websocket-protocol']);
   if (protocols === null) return reject(400, 'Invalid Sec-WebSocket-Protocol header');
+  const offeredExtensions = headers['sec-websocket-extensions'];
+  if (offeredExtensions === undefined) return { ok: true, key, protocols, extensions: [] };
   let extensions: ExtensionOffer[];
   try {
-    extensions = parseExtensionHeader(headers['sec-websocket-extensions']);
+    extensions = parseExtensionHeader(offeredExtensions);
   } catch (error) {
     if (!(error instanceof PeerError)) throw error;
     return reject(400, 'Invalid Sec-WebSocket-Extensions header');
@@ -130,6 +138,8 @@ function appendHeaders(lines: string[], headers: Record<string, string | string[
   }
 }
 
+const ACCEPT_HEAD = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ';
+
 /** The server's 101 answer (RFC 6455 §4.2.2 step 5), head only, ending with the empty line. */
 export function buildServerResponse(options: {
   key: string;
@@ -137,12 +147,10 @@ export function buildServerResponse(options: {
   extensions?: string;
   headers?: Record<string, string | string[]>;
 }): string {
-  const lines = [
-    'HTTP/1.1 101 Switching Protocols',
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    `Sec-WebSocket-Accept: ${computeAcceptKey(options.key)}`,
-  ];
+  const accept = computeAcceptKey(options.key);
+  // The common answer (no subprotocol, extension or extra header) as one concatenation.
+  if (!options.protocol && !options.extensions && options.headers === undefined) return `${ACCEPT_HEAD}${accept}\r\n\r\n`;
+  const lines = [ACCEPT_HEAD + accept];
   if (options.protocol !== undefined && options.protocol !== '') {
     if (!isToken(options.protocol)) throw new TypeError(`Subprotocol "${options.protocol}" is not a token`);
     lines.push(`Sec-WebSocket-Protocol: ${options.protocol}`);
