@@ -2,13 +2,15 @@
 // connection, created on first use, reset after each message when "no context takeover" was
 // agreed. Inflation stops as soon as a message passes its size limit (zip bombs end in 1009).
 // Small messages run synchronously on the event loop (sync-zlib.ts): for them a thread-pool round
-// trip costs several times the zlib work. Big ones go to the pool, so they cannot stall the loop.
+// trip costs several times the zlib work. Big ones go to the pool, so they cannot stall the loop,
+// and so does inflation past a budget per turn of the loop (sync-zlib-budget.ts).
 
 import zlib from 'node:zlib';
 import { CloseCode } from '../protocol/close-codes.js';
 import { LimitExceededError, PeerError } from '../protocol/errors.js';
 import type { DeflateParams } from '../protocol/permessage-deflate.js';
 import { SyncZlibOutput, syncZlibSupported, writeSync, type ZlibStream } from './sync-zlib.js';
+import { spendSyncBudget, syncBudgetLeft } from './sync-zlib-budget.js';
 import { zlibLimiter } from './work-limiter.js';
 
 /** RFC 7692 §7.2.1: the sender drops this tail of a sync flush; the receiver appends it back. */
@@ -61,7 +63,7 @@ export class PerMessageDeflate {
   inflate(payload: Buffer, fin: boolean, maxBytes: number, sink: InflateSink): boolean {
     if (this.closed) return false;
     const inputs = fin ? [payload, SYNC_FLUSH_TAIL] : [payload];
-    if (this.inflateBusy || payload.length > SYNC_INFLATE_MAX_INPUT_BYTES || !syncZlibSupported()) {
+    if (this.inflateBusy || payload.length > SYNC_INFLATE_MAX_INPUT_BYTES || !syncBudgetLeft() || !syncZlibSupported()) {
       this.inflateLater(inputs, fin, maxBytes, sink, EMPTY);
       return false;
     }
@@ -97,22 +99,26 @@ export class PerMessageDeflate {
     const output = new SyncZlibOutput();
     const stopAfter = Math.min(maxBytes, SYNC_INFLATE_OUTPUT_BUDGET_BYTES);
     let retried = false;
-    for (let i = 0; i < inputs.length; i++) {
-      const input = inputs[i]!;
-      const used = writeSync(inflater, input, zlib.constants.Z_SYNC_FLUSH, output, stopAfter);
-      if (output.total > maxBytes) return { kind: 'tooBig', bytes: output.total };
-      if (output.total > stopAfter) return { kind: 'continue', rest: [input.subarray(used), ...inputs.slice(i + 1)], head: output.take() };
-      if (used === input.length) continue;
-      // zlib stopped early: the peer ended its deflate stream with a BFINAL block (RFC 7692
-      // §7.2.3.4). What follows starts a new stream, without the old window. Within this frame what
-      // follows the end (at least the 00 00 ff ff we appended) means nothing, unless the stream
-      // had already ended with the previous frame: then this frame is the new stream.
-      inflater.reset();
-      if (i > 0 || used > 0 || retried) break;
-      retried = true;
-      i--;
+    try {
+      for (let i = 0; i < inputs.length; i++) {
+        const input = inputs[i]!;
+        const used = writeSync(inflater, input, zlib.constants.Z_SYNC_FLUSH, output, stopAfter);
+        if (output.total > maxBytes) return { kind: 'tooBig', bytes: output.total };
+        if (output.total > stopAfter) return { kind: 'continue', rest: [input.subarray(used), ...inputs.slice(i + 1)], head: output.take() };
+        if (used === input.length) continue;
+        // zlib stopped early: the peer ended its deflate stream with a BFINAL block (RFC 7692
+        // §7.2.3.4). What follows starts a new stream, without the old window. Within this frame
+        // what follows the end (at least the 00 00 ff ff we appended) means nothing, unless the
+        // stream had already ended with the previous frame: then this frame is the new stream.
+        inflater.reset();
+        if (i > 0 || used > 0 || retried) break;
+        retried = true;
+        i--;
+      }
+      return { kind: 'done', data: output.take() };
+    } finally {
+      spendSyncBudget(output.total);
     }
-    return { kind: 'done', data: output.take() };
   }
 
   /** Compresses one whole message; small ones are done before this returns. */

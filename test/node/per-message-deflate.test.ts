@@ -1,6 +1,7 @@
 // PerMessageDeflate (src/node/deflate.ts) on its own: small messages answered at once on the event
 // loop, big ones through the thread pool, one zlib context shared by both paths (context takeover),
-// a small frame that inflates big moving to the pool mid-way, limits, corrupt data, BFINAL blocks.
+// a small frame that inflates big moving to the pool mid-way, the budget per turn of the loop,
+// limits, corrupt data, BFINAL blocks.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -153,6 +154,23 @@ describe('PerMessageDeflate inflation', () => {
       assert.ok(Date.now() - started < 2000, 'stops early instead of inflating everything');
     });
   }
+
+  test('past 2 MiB of output inflated at once in one turn of the loop, frames go to the thread pool until the next turn', async (t) => {
+    const pmd = serverSide(t, { ...TAKEOVER, clientNoContextTakeover: true });
+    const message = Buffer.alloc(60 * KIB, 'a');
+    const frame = compressAlone(message);
+    await new Promise((resolve) => setImmediate(resolve)); // a turn of its own
+    const atOnce: boolean[] = [];
+    for (let i = 0; i < 100; i++) {
+      const result = await inflate(pmd, frame); // answered at once: still the same turn
+      assert.deepEqual(result.data, message);
+      atOnce.push(result.atOnce);
+      if (!result.atOnce) break;
+    }
+    assert.equal(atOnce.indexOf(false), Math.ceil((2 * MIB) / (60 * KIB)), `answered at once: ${atOnce.join()}`);
+    const next = await inflate(pmd, frame);
+    assert.equal(next.atOnce, true, 'a later turn has a fresh budget');
+  });
 
   test('corrupt data fails with 1007 at once', async (t) => {
     const pmd = serverSide(t);
