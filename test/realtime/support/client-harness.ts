@@ -9,6 +9,7 @@ import { ClientState, type StateInfo } from '../../../src/realtime/client-state.
 import type { ClientSubscription, SubscribedInfo } from '../../../src/realtime/client-subscription.js';
 import { MemoryBroker } from '../../../src/realtime/memory-broker.js';
 import { RealtimeClient } from '../../../src/realtime/realtime-client.js';
+import { RealtimeError } from '../../../src/realtime/realtime-errors.js';
 import type { RealtimeClientOptions } from '../../../src/realtime/realtime-client-options.js';
 import { RealtimeServer, type RealtimeServerOptions } from '../../../src/realtime/realtime-server.js';
 import type { WebSocketConstructor } from '../../../src/realtime/transport.js';
@@ -40,6 +41,9 @@ export interface Harness {
   client(options?: RealtimeClientOptions & { path?: string }): Client;
   close(): Promise<void>;
 }
+
+/** Matches a RealtimeError with `code` (for assert.rejects). */
+export const isCode = (code: string) => (error: unknown) => error instanceof RealtimeError && error.code === code;
 
 export async function startHarness(options: Partial<RealtimeServerOptions> = {}, brokerOptions: ConstructorParameters<typeof MemoryBroker>[0] = {}): Promise<Harness> {
   const server = http.createServer();
