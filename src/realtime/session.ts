@@ -4,7 +4,7 @@
 // publications of volatile channels). It works on a TransportConnection, never on a WebSocket.
 
 import { CloseCode } from '../protocol/close-codes.js';
-import type { Broker } from './broker.js';
+import { BrokerError, type Broker } from './broker.js';
 import type { ChannelFanout } from './channel-fanout.js';
 import type { Codec } from './codec.js';
 import type { EncodedFrame } from './encoded-frame.js';
@@ -245,6 +245,8 @@ export class Session {
     try {
       accepted = await this.env.broker.publish(channel, data, { pid });
     } catch (error) {
+      // Only a broker that says it is unavailable earns a retry; anything else would fail again.
+      if (!(error instanceof BrokerError)) return this.error(id, { code: RealtimeErrorCode.INTERNAL, message: `The broker failed the publish: ${messageOf(error)}` });
       this.refusedPublish = { pid, code: RealtimeErrorCode.BROKER_UNAVAILABLE };
       return this.error(id, { code: RealtimeErrorCode.BROKER_UNAVAILABLE, message: `Not accepted: ${messageOf(error)}` });
     }

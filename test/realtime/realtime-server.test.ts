@@ -193,6 +193,21 @@ describe('RealtimeServer channels', () => {
   });
 });
 
+describe('a broker failure that is not BrokerError', () => {
+  test('answers INTERNAL (not retryable) and does not hold back the next publish', async (t) => {
+    const inner = new MemoryBroker();
+    const broker = wrapBroker(inner, {
+      publish: (channel, data, options) => (data === 'poison' ? Promise.reject(new TypeError('cannot store this value')) : inner.publish(channel, data, options)),
+    });
+    const { connect } = await startRealtime(t, { broker });
+    const client = await connect();
+    const reply = await client.request({ t: 'pub', channel: 'c', pid: 'x:1', data: 'poison' });
+    assert.equal(reply.t === 'error' && reply.error.code, 'INTERNAL');
+    assert.equal((await client.ok({ t: 'pub', channel: 'c', pid: 'x:2', data: 'fine' })).offset, 1);
+    await inner.close();
+  });
+});
+
 describe('RealtimeServer.publish with a pid', () => {
   test('a publish cut off inside the broker, called again with its pid, resolves at its first position; a bad pid is BAD_REQUEST', async (t) => {
     const inner = new MemoryBroker();
