@@ -7,6 +7,11 @@ import { encodeFrame, frameHeaderLength, writeFrameInto, type FrameHeaderFields 
 
 export type WriteCallback = (error?: Error) => void;
 
+/** Told how many payload bytes a batch carried once the socket took it. */
+export interface BatchWriteListener {
+  batchWritten(payloadBytes: number): void;
+}
+
 /** Frames up to this size go into the shared buffer; bigger ones keep their own. */
 const INLINE_FRAME_MAX_BYTES = 16 * 1024;
 /** The first buffer of a batch: under 4 KiB it comes from Node's pool and costs almost nothing. */
@@ -56,9 +61,9 @@ export class OutputBatch {
 
   /**
    * Writes the batch to `socket` in one call (a gathered write when it holds big payloads) and
-   * starts afresh. `written(payloadBytes)` runs once the socket took the bytes.
+   * starts afresh. `listener.batchWritten(payloadBytes)` runs once the socket took the bytes.
    */
-  writeTo(socket: Duplex, written: (payloadBytes: number) => void): void {
+  writeTo(socket: Duplex, listener: BatchWriteListener): void {
     this.seal();
     const { chunks, callbacks, payloadBytes } = this;
     this.reset();
@@ -67,7 +72,7 @@ export class OutputBatch {
       callbacks.length === 0 && payloadBytes === 0
         ? undefined
         : (error?: Error | null) => {
-            written(payloadBytes);
+            listener.batchWritten(payloadBytes);
             for (const callback of callbacks) callback(error ?? undefined);
           };
     if (chunks.length === 1) {

@@ -3,7 +3,7 @@
 // socket write, so replies to one read leave in one system call.
 
 import type { Duplex } from 'node:stream';
-import { Connection, ConnectionState, type Role } from '../protocol/connection.js';
+import { Connection, ConnectionState, type ConnectionOptions, type Role } from '../protocol/connection.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ConnectionClosedError, type LimitExceededError, type PeerError } from '../protocol/errors.js';
 import type { Limits } from '../protocol/limits.js';
@@ -48,12 +48,10 @@ export class SocketDriver {
   readonly connection: Connection;
   /** Set on every read; the server's heartbeat clears it and pings. */
   alive = true;
-  private readonly output = new OutputBatch();
+  /** Created with the first write: an idle connection has nothing to batch. */
+  private batch: OutputBatch | null = null;
   /** Application payload bytes not yet handed to the kernel (WHATWG bufferedAmount). */
   private unsentPayload = 0;
-  private readonly onBatchWritten = (payloadBytes: number): void => {
-    this.unsentPayload -= payloadBytes;
-  };
   private flushScheduled = false;
   private endRequested = false;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -73,15 +71,11 @@ export class SocketDriver {
     private readonly owner: DriverOwner,
     private readonly options: DriverOptions,
   ) {
-    this.connection = new Connection(
-      {
-        role: options.role,
-        limits: options.limits,
-        compression: options.deflate !== null,
-        ...(options.role === 'client' ? { maskKey: nextMaskKey } : {}),
-      },
-      this,
-    );
+    this.connection = new Connection(connectionOptions(options.role, options.limits, options.deflate !== null), this);
+  }
+
+  private get output(): OutputBatch {
+    return (this.batch ??= new OutputBatch());
   }
 
   /** Starts reading; `head` holds bytes that arrived with the handshake. */
@@ -89,18 +83,20 @@ export class SocketDriver {
     const socket = this.socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
     socket.setNoDelay?.(true);
     socket.setTimeout?.(0);
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onSocketClose);
-    socket.on('error', this.onSocketError);
-    socket.on('drain', this.onSocketDrain);
+    // The listeners are shared by every connection and find this driver on the socket.
+    (socket as DrivenSocket)[DRIVER] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
+    socket.on('error', ignoreSocketError); // ECONNRESET and friends: the 'close' that follows reports 1006
+    socket.on('drain', onSocketDrain);
     if (head.length > 0) this.connection.receiveData(head);
-    if ((socket as { destroyed?: boolean }).destroyed) this.onSocketClose();
+    if ((socket as { destroyed?: boolean }).destroyed) this.socketClosed();
   }
 
   /** Bytes on their way out, framing included: what backpressure is measured by. */
   get bufferedBytes(): number {
-    return this.output.bytes + this.queuedBytes + this.socket.writableLength;
+    return (this.batch === null ? 0 : this.batch.bytes) + this.queuedBytes + this.socket.writableLength;
   }
 
   /** Application payload bytes queued by send() and broadcasts and not yet written to the socket. */
@@ -223,7 +219,7 @@ export class SocketDriver {
   flush(): void {
     this.flushScheduled = false;
     const socket = this.socket;
-    if (socket.writable) this.output.writeTo(socket, this.onBatchWritten);
+    if (socket.writable) this.output.writeTo(socket, this);
     else this.output.discard(this.closedError());
     if (this.endRequested && socket.writable) socket.end();
   }
@@ -296,28 +292,31 @@ export class SocketDriver {
     return new ConnectionClosedError(connection.sentCloseCode, connection.receivedCloseCode, false);
   }
 
-  private readonly onData = (chunk: Buffer): void => {
+  // ---- socket events (internal: called by the shared listeners below) ----
+
+  /** The batch's bytes were handed to the kernel (internal, OutputBatch). */
+  batchWritten(payloadBytes: number): void {
+    this.unsentPayload -= payloadBytes;
+  }
+
+  socketData(chunk: Buffer): void {
     this.alive = true;
     this.connection.receiveData(chunk);
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  socketEnd(): void {
     this.connection.receiveEof();
     this.socket.end();
-  };
+  }
 
-  private readonly onSocketError = (): void => {
-    // ECONNRESET and friends: the 'close' that follows reports 1006.
-  };
-
-  private readonly onSocketDrain = (): void => {
+  socketDrain(): void {
     if (this.aboveHighWater && this.bufferedBytes < this.options.limits.highWaterMarkBytes) {
       this.aboveHighWater = false;
       this.owner.onDrain();
     }
-  };
+  }
 
-  private readonly onSocketClose = (): void => {
+  socketClosed(): void {
     if (this.finished) return;
     this.finished = true;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
@@ -335,8 +334,41 @@ export class SocketDriver {
     // API, where a failed connection closes with 1006.
     const failedCode = this.options.role === 'server' ? this.failedWith : undefined;
     this.owner.onClosed(received ?? failedCode ?? CloseCode.ABNORMAL, this.peerReason, wasClean);
-  };
+  }
+}
 
+const DRIVER = Symbol('tidewire.driver');
+type DrivenSocket = Duplex & { [DRIVER]: SocketDriver };
+
+function onSocketData(this: DrivenSocket, chunk: Buffer): void {
+  this[DRIVER].socketData(chunk);
+}
+
+function onSocketEnd(this: DrivenSocket): void {
+  this[DRIVER].socketEnd();
+}
+
+function onSocketDrain(this: DrivenSocket): void {
+  this[DRIVER].socketDrain();
+}
+
+function onSocketClose(this: DrivenSocket): void {
+  this[DRIVER].socketClosed();
+}
+
+function ignoreSocketError(): void {}
+
+/**
+ * The sans-I/O connection's options: one object per role, limits and compression, shared by all
+ * connections that have the same (a server's connections all do).
+ */
+const sharedConnectionOptions = new WeakMap<Limits, (ConnectionOptions | undefined)[]>();
+
+function connectionOptions(role: Role, limits: Limits, compression: boolean): ConnectionOptions {
+  let byKind = sharedConnectionOptions.get(limits);
+  if (byKind === undefined) sharedConnectionOptions.set(limits, (byKind = []));
+  const kind = (role === 'client' ? 2 : 0) + (compression ? 1 : 0);
+  return (byKind[kind] ??= role === 'client' ? { role, limits, compression, maskKey: nextMaskKey } : { role, limits, compression });
 }
 
 function flushDriver(driver: SocketDriver): void {

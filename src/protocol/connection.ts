@@ -61,9 +61,11 @@ export class Connection implements FrameSink {
   receivedCloseCode: number | undefined;
 
   private readonly parser: FrameParser;
-  private readonly message: MessageBuffer;
-  private readonly textValidator = new Utf8Validator();
-  private readonly emitWrite = (chunk: Buffer): void => this.events.write(chunk);
+  // Created on first need (a fragmented message, a text frame spanning reads, a driver without
+  // writeFrame): an idle connection holds none of them.
+  private messageBuffer: MessageBuffer | null = null;
+  private validator: Utf8Validator | null = null;
+  private emitWrite: ((chunk: Buffer) => void) | null = null;
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageWireBytes = 0;
@@ -86,7 +88,19 @@ export class Connection implements FrameSink {
       throw new TypeError('A client connection needs a maskKey source and a server connection must not have one');
     }
     this.parser = new FrameParser(this, options.role === Role.SERVER);
-    this.message = new MessageBuffer(options.limits.maxMessageBytes);
+  }
+
+  private get message(): MessageBuffer {
+    return (this.messageBuffer ??= new MessageBuffer(this.options.limits.maxMessageBytes));
+  }
+
+  private get textValidator(): Utf8Validator {
+    return (this.validator ??= new Utf8Validator());
+  }
+
+  /** Bytes of the message being gathered (0 when none). */
+  private get messageLength(): number {
+    return this.messageBuffer === null ? 0 : this.messageBuffer.length;
   }
 
   get closeFrameSent(): boolean {
@@ -99,7 +113,7 @@ export class Connection implements FrameSink {
 
   /** Room left in the message being received, for a decompressor that must stop early. */
   get remainingMessageBytes(): number {
-    return this.options.limits.maxMessageBytes - this.message.length;
+    return this.options.limits.maxMessageBytes - this.messageLength;
   }
 
   receiveData(chunk: Buffer): void {
@@ -265,7 +279,7 @@ export class Connection implements FrameSink {
     const alreadyValidated = this.frameTextStreamed;
     this.frameTextStreamed = false;
     const max = this.options.limits.maxMessageBytes;
-    if (fin && this.message.length === 0 && this.fragmentCount === 1) {
+    if (fin && this.messageLength === 0 && this.fragmentCount === 1) {
       // One frame, one message: no copy, the native UTF-8 check. (Decompressed data is checked against the limit here too.)
       if (data.length > max) return this.fail(new LimitExceededError('maxMessageBytes', max, data.length));
       if (isText && !(alreadyValidated ? this.textValidator.end() : isValidUtf8(data))) {
@@ -274,7 +288,7 @@ export class Connection implements FrameSink {
       return this.deliver(data);
     }
     if (data.length > this.remainingMessageBytes) {
-      return this.fail(new LimitExceededError('maxMessageBytes', max, this.message.length + data.length));
+      return this.fail(new LimitExceededError('maxMessageBytes', max, this.messageLength + data.length));
     }
     // RFC 6455 §8.1 fail fast: a text message is checked fragment by fragment.
     if (isText && !alreadyValidated && !this.textValidator.push(data)) {
@@ -303,8 +317,8 @@ export class Connection implements FrameSink {
       this.messageOpcode = 0;
       this.fragmentCount = 0;
       this.messageWireBytes = 0;
-      this.message.take();
-      this.textValidator.reset();
+      this.messageBuffer?.take();
+      this.validator?.reset();
     }
     return true;
   }
@@ -357,7 +371,7 @@ export class Connection implements FrameSink {
   private shutdown(): void {
     this.state = ConnectionState.CLOSED;
     this.parser.stop();
-    this.message.take();
+    this.messageBuffer?.take();
   }
 
   private sendFrame(opcode: number, data: Uint8Array, compressed: boolean): void {
@@ -379,6 +393,6 @@ export class Connection implements FrameSink {
     const maskKey = this.options.maskKey ? this.options.maskKey() : null;
     const fields = { fin: true, rsv1, opcode, maskKey };
     if (this.events.writeFrame !== undefined) this.events.writeFrame(fields, payload);
-    else encodeFrame(fields, payload, this.emitWrite);
+    else encodeFrame(fields, payload, (this.emitWrite ??= (chunk: Buffer): void => this.events.write(chunk)));
   }
 }

@@ -30,18 +30,21 @@ const MAX_HEADER_BYTES = 14;
 const PREALLOCATE_MAX_BYTES = 1024 * 1024;
 
 export class FrameParser {
-  private readonly headerBuffer = Buffer.allocUnsafe(MAX_HEADER_BYTES);
+  // Created on first need, not per connection: most connections sit idle (see docs/BENCHMARKS.md).
+  /** A header split across reads is gathered here. */
+  private headerBuffer: Buffer | null = null;
   private headerFilled = 0;
   private readingPayload = false;
   private payloadLength = 0;
   private masked = false;
-  private readonly maskKey = Buffer.allocUnsafe(4);
+  private maskKey: Buffer | null = null;
   private gathered: Buffer | null = null;
   private gatheredFilled = 0;
   private paused = false;
   private stopped = false;
   private consuming = false;
-  private backlog: Buffer[] = [];
+  /** Input waiting while parsing is paused, or arriving from within a sink callback. */
+  private backlog: Buffer[] | null = null;
 
   constructor(
     private readonly sink: FrameSink,
@@ -52,7 +55,7 @@ export class FrameParser {
   push(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
     if (this.paused || this.consuming) {
-      this.backlog.push(chunk);
+      (this.backlog ??= []).push(chunk);
       return;
     }
     this.consume(chunk);
@@ -67,7 +70,7 @@ export class FrameParser {
     if (!this.paused || this.stopped) return;
     this.paused = false;
     if (this.consuming) return; // the running loop picks the backlog up
-    while (this.backlog.length > 0 && !this.paused && !this.stopped) {
+    while (this.backlog !== null && this.backlog.length > 0 && !this.paused && !this.stopped) {
       this.consume(this.backlog.shift()!);
     }
   }
@@ -75,7 +78,7 @@ export class FrameParser {
   /** Discard everything from now on (the connection failed or closed). */
   stop(): void {
     this.stopped = true;
-    this.backlog = [];
+    this.backlog = null;
     this.gathered = null;
   }
 
@@ -86,7 +89,7 @@ export class FrameParser {
   /** Bytes received but not yet parsed because parsing is paused. */
   get backlogBytes(): number {
     let total = 0;
-    for (const chunk of this.backlog) total += chunk.length;
+    for (const chunk of this.backlog ?? []) total += chunk.length;
     return total;
   }
 
@@ -99,8 +102,8 @@ export class FrameParser {
         offset = this.readingPayload ? this.readPayload(chunk, offset) : this.readHeader(chunk, offset);
       }
       if (this.stopped) break;
-      if (offset < chunk.length) this.backlog.unshift(chunk.subarray(offset));
-      chunk = this.paused ? undefined : this.backlog.shift();
+      if (offset < chunk.length) (this.backlog ??= []).unshift(chunk.subarray(offset));
+      chunk = this.paused || this.backlog === null ? undefined : this.backlog.shift();
     }
     this.consuming = false;
   }
@@ -111,13 +114,14 @@ export class FrameParser {
     if (this.headerFilled === 0 && available >= 2 && available >= this.headerLength(chunk, offset)) {
       return offset + this.parseHeader(chunk, offset); // fast path: the whole header is in this read
     }
-    const wanted = this.headerFilled >= 2 ? this.headerLength(this.headerBuffer, 0) : 2;
+    const header = (this.headerBuffer ??= Buffer.allocUnsafe(MAX_HEADER_BYTES));
+    const wanted = this.headerFilled >= 2 ? this.headerLength(header, 0) : 2;
     const take = Math.min(wanted - this.headerFilled, available);
-    chunk.copy(this.headerBuffer, this.headerFilled, offset, offset + take);
+    chunk.copy(header, this.headerFilled, offset, offset + take);
     this.headerFilled += take;
-    if (this.headerFilled >= 2 && this.headerFilled === this.headerLength(this.headerBuffer, 0)) {
+    if (this.headerFilled >= 2 && this.headerFilled === this.headerLength(header, 0)) {
       this.headerFilled = 0;
-      this.parseHeader(this.headerBuffer, 0);
+      this.parseHeader(header, 0);
     }
     return offset + take;
   }
@@ -152,7 +156,7 @@ export class FrameParser {
       length = high * 0x100000000 + low;
     }
     if (this.masked) {
-      const maskKey = this.maskKey; // byte by byte: a 4-byte copy() costs more than the rest of the header
+      const maskKey = (this.maskKey ??= Buffer.allocUnsafe(4)); // byte by byte: a 4-byte copy() costs more than the rest of the header
       maskKey[0] = header[position]!;
       maskKey[1] = header[position + 1]!;
       maskKey[2] = header[position + 2]!;
@@ -191,7 +195,7 @@ export class FrameParser {
       if (available >= this.payloadLength) {
         const end = offset + this.payloadLength;
         const payload = chunk.subarray(offset, end);
-        if (this.masked) applyMask(payload, this.maskKey);
+        if (this.masked) applyMask(payload, this.maskKey!);
         this.deliver(payload);
         return end;
       }
@@ -203,7 +207,7 @@ export class FrameParser {
     }
     const take = Math.min(available, this.payloadLength - this.gatheredFilled);
     const piece = chunk.subarray(offset, offset + take);
-    if (this.masked) applyMask(piece, this.maskKey, this.gatheredFilled);
+    if (this.masked) applyMask(piece, this.maskKey!, this.gatheredFilled);
     this.reserve(this.gatheredFilled + take);
     piece.copy(this.gathered!, this.gatheredFilled);
     this.gatheredFilled += take;
