@@ -9,12 +9,13 @@ import { ConnectionState } from '../protocol/connection.js';
 import { InvalidAccessError, InvalidStateError, LimitExceededError, SyntaxError, type PeerError } from '../protocol/errors.js';
 import { resolveLimits, type Limits } from '../protocol/limits.js';
 import type { DeflateOptions } from '../protocol/permessage-deflate.js';
-import { SocketDriver, type DriverOwner, type SendCallback } from './socket-driver.js';
+import { SocketDriver, type DriverOptions, type DriverOwner, type SendCallback } from './socket-driver.js';
 import { PerMessageDeflate } from './deflate.js';
 import type { PreparedMessage } from './prepared-message.js';
 import { CloseEvent, ErrorEvent, binaryMessageData, type BinaryType } from './whatwg-events.js';
 import { connectClient, type ClientOptions } from './client-handshake.js';
 import { LazyEventTarget } from './lazy-event-target.js';
+import { newListenerTable } from './listener-table.js';
 import type { DeflateParams } from '../protocol/permessage-deflate.js';
 
 export const ReadyState = { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const;
@@ -55,7 +56,8 @@ interface WhatwgListeners {
 }
 
 // The ws-style API runs on EventEmitter's own methods, applied to the WebSocket itself: they keep
-// their table in `_events`, created with the first listener, so a WebSocket needs no emitter object.
+// their table in `_events` (a ListenerTable, created with the first listener), so a WebSocket needs
+// no emitter object.
 const { on, once, removeListener, removeAllListeners, listenerCount, emit } = EventEmitter.prototype;
 
 /** Default threshold below which negotiated compression is skipped. */
@@ -202,11 +204,13 @@ export class WebSocket extends LazyEventTarget implements DriverOwner {
   // ---- ws-style events ----
 
   on(event: string, listener: Listener): this {
+    this._events ??= newListenerTable();
     on.call(this, event, listener);
     return this;
   }
 
   once(event: string, listener: Listener): this {
+    this._events ??= newListenerTable();
     once.call(this, event, listener);
     return this;
   }
@@ -271,12 +275,11 @@ export class WebSocket extends LazyEventTarget implements DriverOwner {
     const deflate = established.deflate === null
       ? null
       : new PerMessageDeflate(established.deflate.params, established.role === 'server', established.deflate.options);
-    this.driver = new SocketDriver(established.socket, this, {
-      role: established.role,
-      limits: established.limits,
-      deflate,
-      deflateThresholdBytes: established.deflate?.options.threshold ?? DEFAULT_DEFLATE_THRESHOLD_BYTES,
-    });
+    const driverOptions: DriverOptions =
+      deflate === null
+        ? uncompressedDriverOptions(established.role, established.limits)
+        : { role: established.role, limits: established.limits, deflate, deflateThresholdBytes: established.deflate?.options.threshold ?? DEFAULT_DEFLATE_THRESHOLD_BYTES };
+    this.driver = new SocketDriver(established.socket, this, driverOptions);
     this.readyState = ReadyState.OPEN;
   }
 
@@ -422,6 +425,15 @@ export class WebSocket extends LazyEventTarget implements DriverOwner {
 
 for (const [name, value] of Object.entries(ReadyState)) {
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true, writable: false, configurable: false });
+}
+
+/** Driver options without compression are the same for every connection of a server: one object, not one each. */
+const sharedDriverOptions = new WeakMap<Limits, { server?: DriverOptions; client?: DriverOptions }>();
+
+function uncompressedDriverOptions(role: 'server' | 'client', limits: Limits): DriverOptions {
+  let byRole = sharedDriverOptions.get(limits);
+  if (byRole === undefined) sharedDriverOptions.set(limits, (byRole = {}));
+  return (byRole[role] ??= { role, limits, deflate: null, deflateThresholdBytes: DEFAULT_DEFLATE_THRESHOLD_BYTES });
 }
 
 function isWhatwgType(type: string): type is WhatwgType {
