@@ -2,7 +2,9 @@
 // live first and buffer, read history, reply, then forward buffered and live publications by
 // offset so that nothing is missed and nothing is sent twice. A gap in the live stream (a
 // broker-reported gap or an offset jump) is caught up from history; when history cannot cover it
-// the subscription ends with an `unsubscribed` frame, never silently.
+// the subscription ends with an `unsubscribed` frame, never silently. A replay goes out as fast as
+// the connection takes it (live publications wait meanwhile), so a healthy client catching up on
+// more than the outbound bound is not taken for a slow consumer.
 
 import type { Broker, BrokerPublication } from './broker.js';
 import { publicationFrame, type ChannelFanout, type FanoutListener } from './channel-fanout.js';
@@ -23,6 +25,10 @@ export interface SubscriptionSink {
   overflow(subscription: ChannelSubscription): void;
   /** The subscription cannot keep its promise (history does not cover a live gap) and has stopped. */
   lost(subscription: ChannelSubscription, reason: ErrorInfo): void;
+  /** Whether a replay may send more now (the connection's outbound buffer is well below its bound). */
+  hasRoom(): boolean;
+  /** Calls `resume` once hasRoom() is true again; never after the session ended. */
+  whenRoom(resume: () => void): void;
 }
 
 export interface ChannelSubscriptionOptions {
@@ -32,7 +38,7 @@ export interface ChannelSubscriptionOptions {
   maxBufferedPublications: number;
 }
 
-const State = { STARTING: 'starting', LIVE: 'live', CATCHING_UP: 'catching-up', STOPPED: 'stopped' } as const;
+const State = { STARTING: 'starting', REPLAYING: 'replaying', LIVE: 'live', CATCHING_UP: 'catching-up', STOPPED: 'stopped' } as const;
 type State = (typeof State)[keyof typeof State];
 
 export class ChannelSubscription implements FanoutListener {
@@ -43,7 +49,11 @@ export class ChannelSubscription implements FanoutListener {
   private offset = 0;
   /** The part of a replay too big for the subscribe result, sent right after it. */
   private replayAfterResult: BrokerPublication[] = [];
-  private gapWhileStarting = false;
+  /** A replay being sent (REPLAYING), and how far it got. */
+  private replay: readonly BrokerPublication[] = [];
+  private replayed = 0;
+  /** The broker reported a gap while starting or replaying: catch up once live. */
+  private gapPending = false;
 
   constructor(
     readonly channel: string,
@@ -86,13 +96,13 @@ export class ChannelSubscription implements FanoutListener {
     const rest = this.replayAfterResult;
     this.replayAfterResult = [];
     this.goLive(rest);
-    if (this.gapWhileStarting) this.catchUp();
   }
 
   stop(): void {
     if (this.state === State.STOPPED) return;
     this.state = State.STOPPED;
     this.buffer = [];
+    this.replay = [];
     this.fanout.detach(this.channel, this);
   }
 
@@ -105,6 +115,7 @@ export class ChannelSubscription implements FanoutListener {
       case State.STOPPED:
         return;
       case State.STARTING:
+      case State.REPLAYING:
       case State.CATCHING_UP:
         return this.hold(publication);
       case State.LIVE:
@@ -128,7 +139,7 @@ export class ChannelSubscription implements FanoutListener {
 
   onGap(): void {
     if (this.options.volatile) return;
-    if (this.state === State.STARTING) this.gapWhileStarting = true;
+    if (this.state === State.STARTING || this.state === State.REPLAYING) this.gapPending = true;
     else if (this.state === State.LIVE) this.catchUp();
   }
 
@@ -176,13 +187,37 @@ export class ChannelSubscription implements FanoutListener {
     );
   }
 
+  /** Sends `replay` (paced), then what was held meanwhile, then live. */
   private goLive(replay: readonly BrokerPublication[]): void {
-    const buffered = this.buffer;
+    this.state = State.REPLAYING;
+    this.replay = replay;
+    this.replayed = 0;
+    this.continueReplay();
+  }
+
+  /** As much of the replay as the connection has room for; the rest when it drained. */
+  private continueReplay(): void {
+    while (this.state === State.REPLAYING && this.replayed < this.replay.length) {
+      if (!this.sink.hasRoom()) return this.sink.whenRoom(() => this.continueReplay());
+      this.forward(new EncodedFrame(publicationFrame(this.replay[this.replayed++]!)));
+    }
+    const rest = this.replay.slice(this.replayed);
+    this.replay = [];
+    if (this.state === State.CATCHING_UP) {
+      // forward() found a gap inside the replay: the catch-up reads from there, held ones after.
+      this.buffer.unshift(...rest.map((publication) => new EncodedFrame(publicationFrame(publication))));
+      return;
+    }
+    if (this.state !== State.REPLAYING) return;
+    const held = this.buffer;
     this.buffer = [];
     this.state = State.LIVE;
     // Through onPublication: if one of these opens a gap, the rest wait in the buffer again.
-    for (const publication of replay) this.onPublication(new EncodedFrame(publicationFrame(publication)));
-    for (const publication of buffered) this.onPublication(publication);
+    for (const publication of held) this.onPublication(publication);
+    if (this.gapPending && this.state === State.LIVE) {
+      this.gapPending = false;
+      this.catchUp();
+    }
   }
 
   private lose(message: string): void {

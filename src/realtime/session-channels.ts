@@ -35,6 +35,9 @@ export interface ChannelHost extends Replier {
   deliverBatch(batch: PublicationBatch): boolean;
   /** A bounded buffer overflowed: the session is too slow (close 1013). */
   overflow(): void;
+  /** See SubscriptionSink.hasRoom / whenRoom: the pace of replays. */
+  hasRoom(): boolean;
+  whenRoom(resume: () => void): void;
 }
 
 export class SessionChannels {
@@ -100,6 +103,8 @@ export class SessionChannels {
       deliverBatch: (batch) => this.host.deliverBatch(batch),
       overflow: () => this.host.overflow(),
       lost: (subscription, reason) => this.onLost(subscription, reason),
+      hasRoom: () => this.host.hasRoom(),
+      whenRoom: (resume) => this.host.whenRoom(resume),
     };
     const subscription = new ChannelSubscription(channel, this.fanout, this.broker, sink, {
       volatile,

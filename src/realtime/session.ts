@@ -24,6 +24,8 @@ type PubFrame = Extract<ClientFrame, { t: 'pub' }>;
 
 /** What is being sent, for the outbound bound. */
 const Outbound = { PUBLICATION: 'publication', VOLATILE: 'volatile', OTHER: 'other' } as const;
+/** How often a paced replay looks whether the connection has room again. */
+const ROOM_POLL_MS = 5;
 type Outbound = (typeof Outbound)[keyof typeof Outbound];
 
 /** Per-session bounds (every queue has an owner, a bound and an overflow policy). */
@@ -87,6 +89,8 @@ export class Session {
       deliver: (publication, volatile) => this.deliver(publication, volatile),
       deliverBatch: (batch) => this.deliverBatch(batch),
       overflow: () => this.close(CloseCode.TRY_AGAIN_LATER, 'slow consumer: too much waiting for this connection'),
+      hasRoom: () => this.hasRoom(),
+      whenRoom: (resume) => this.whenRoom(resume),
     });
     this.rpcCalls = new RpcCalls(env.rpc, info, env.rpcTimeoutMs, replier);
     this.serverRpc = new ServerRpc((frame) => this.send(frame), env.rpcTimeoutMs, env.limits.maxPendingRequests);
@@ -325,6 +329,24 @@ export class Session {
     }
     if (shared !== undefined && this.transport.sendShared !== undefined) this.transport.sendShared(message, shared);
     else this.transport.send(message);
+  }
+
+  /** Room for a replay to send more: the outbound buffer below half its bound. */
+  private hasRoom(): boolean {
+    return this.transport.bufferedAmount <= this.env.maxOutboundBytes / 2;
+  }
+
+  /**
+   * Calls `resume` once there is room. Polled: the buffer drains in the socket layer, which has no
+   * event for "below half" (and frames of the current turn count until they are written).
+   */
+  private whenRoom(resume: () => void): void {
+    const check = (): void => {
+      if (this.closed) return;
+      if (this.hasRoom()) resume();
+      else setTimeout(check, ROOM_POLL_MS);
+    };
+    setTimeout(check, ROOM_POLL_MS);
   }
 
   // ---- end ----

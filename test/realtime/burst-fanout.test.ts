@@ -54,6 +54,12 @@ class RecordingSink implements SubscriptionSink {
   lost(): void {
     throw new Error('unexpected loss');
   }
+  hasRoom(): boolean {
+    return true;
+  }
+  whenRoom(): void {
+    throw new Error('unexpected wait for room');
+  }
 }
 
 async function liveSubscription(broker: Broker, sink: SubscriptionSink, channel = 'c'): Promise<ChannelSubscription> {
