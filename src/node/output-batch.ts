@@ -85,10 +85,12 @@ export class OutputBatch {
     socket.uncork();
   }
 
-  /** Drops the batch (the socket is gone); its callbacks get `error`. */
-  discard(error: Error): void {
+  /** Drops the batch (the socket is gone); its callbacks get the error `closedError()` makes (only made when there are any). */
+  discard(closedError: () => Error): void {
     const callbacks = this.callbacks;
     this.reset();
+    if (callbacks.length === 0) return;
+    const error = closedError();
     for (const callback of callbacks) callback(error);
   }
 

@@ -220,7 +220,7 @@ export class SocketDriver {
     this.flushScheduled = false;
     const socket = this.socket;
     if (socket.writable) this.output.writeTo(socket, this);
-    else this.output.discard(this.closedError());
+    else this.output.discard(() => this.closedError());
     if (this.endRequested && socket.writable) socket.end();
   }
 
@@ -323,11 +323,15 @@ export class SocketDriver {
     const connection = this.connection;
     connection.abort();
     this.options.deflate?.close();
-    const error = this.closedError();
-    for (const item of this.queue) item.callback?.(error);
+    // An Error (with its stack) only when someone waits for it: 10,000 closing idle connections need none.
+    const queue = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
-    this.output.discard(error);
+    if (queue.length > 0) {
+      const error = this.closedError();
+      for (const item of queue) item.callback?.(error);
+    }
+    this.batch?.discard(() => this.closedError());
     const received = connection.receivedCloseCode;
     const wasClean = connection.closeFrameSent && received !== undefined;
     // A server reports why it failed a connection (as `ws` does); a client follows the browser
