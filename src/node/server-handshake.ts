@@ -2,6 +2,7 @@
 // application's policy (Origin allowlist, verifyClient, subprotocol choice), negotiate
 // permessage-deflate, then answer 101 or a clear HTTP error.
 
+import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { buildRejectionResponse, buildServerResponse, validateClientRequest, type RequestValidation } from '../protocol/handshake.js';
@@ -78,7 +79,7 @@ function accept(req: IncomingMessage, socket: Duplex, policy: HandshakePolicy, c
   const deflate = policy.deflate === null ? null : negotiateServer(checked.extensions, policy.deflate);
   if (socket.destroyed) return null;
   const extensions = deflate === null ? '' : deflate.response;
-  socket.write(buildServerResponse({ key: checked.key, protocol, extensions }));
+  socket.write(buildServerResponse({ key: checked.key, protocol, extensions, sha1Base64: oneShotSha1Base64 }));
   return { protocol, extensions, deflate: deflate === null ? null : deflate.params };
 }
 
@@ -106,3 +107,11 @@ function isSecure(socket: Duplex): boolean {
 }
 
 function ignoreError(): void {}
+
+/**
+ * Node >= 20.12's one-shot crypto.hash() skips the Hash object createHash builds (about half the
+ * cost of the accept key). It hashes strings as UTF-8, which equals latin1 here: the key was checked
+ * to be base64 and the GUID is ASCII. Older Node: undefined, and the protocol's createHash is used.
+ */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
+const oneShotSha1Base64 = oneShotHash === undefined ? undefined : (input: string): string => oneShotHash('sha1', input, 'base64');

@@ -80,16 +80,16 @@ export class SocketDriver {
 
   /** Starts reading; `head` holds bytes that arrived with the handshake. */
   start(head: Buffer): void {
-    const socket = this.socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
+    const socket = this.socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void; timeout?: number };
     socket.setNoDelay?.(true);
-    socket.setTimeout?.(0);
+    if (socket.timeout) socket.setTimeout?.(0); // an http server's idle timeout must not end a WebSocket
     // The listeners are shared by every connection and find this driver on the socket.
     (socket as DrivenSocket)[DRIVER] = this;
     socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
     socket.on('error', ignoreSocketError); // ECONNRESET and friends: the 'close' that follows reports 1006
-    socket.on('drain', onSocketDrain);
+    // 'drain' is listened to only while above the high-water mark (checkHighWater).
     if (head.length > 0) this.connection.receiveData(head);
     if ((socket as { destroyed?: boolean }).destroyed) this.socketClosed();
   }
@@ -278,7 +278,10 @@ export class SocketDriver {
 
   private checkHighWater(): boolean {
     const below = this.bufferedBytes < this.options.limits.highWaterMarkBytes;
-    if (!below) this.aboveHighWater = true;
+    if (!below && !this.aboveHighWater) {
+      this.aboveHighWater = true;
+      this.socket.on('drain', onSocketDrain);
+    }
     return below;
   }
 
@@ -312,6 +315,7 @@ export class SocketDriver {
   socketDrain(): void {
     if (this.aboveHighWater && this.bufferedBytes < this.options.limits.highWaterMarkBytes) {
       this.aboveHighWater = false;
+      this.socket.removeListener('drain', onSocketDrain);
       this.owner.onDrain();
     }
   }

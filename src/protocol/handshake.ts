@@ -53,9 +53,16 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   504: 'Gateway Timeout',
 };
 
+/** SHA-1 of a latin1 string, in base64. The default uses createHash; a driver may inject a faster one-shot hash. */
+export type Sha1Base64 = (input: string) => string;
+
+function sha1Base64WithCreateHash(input: string): string {
+  return createHash('sha1').update(input, 'latin1').digest('base64');
+}
+
 /** base64(SHA-1(key + GUID)): the Sec-WebSocket-Accept value that proves the server read the key (RFC 6455 §4.2.2). */
-export function computeAcceptKey(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID, 'latin1').digest('base64');
+export function computeAcceptKey(key: string, sha1Base64: Sha1Base64 = sha1Base64WithCreateHash): string {
+  return sha1Base64(key + WEBSOCKET_GUID);
 }
 
 /** A fresh Sec-WebSocket-Key: 16 random bytes, base64 (RFC 6455 §4.1). The randomness is injected. */
@@ -146,8 +153,10 @@ export function buildServerResponse(options: {
   protocol?: string;
   extensions?: string;
   headers?: Record<string, string | string[]>;
+  /** How to hash the key (see Sha1Base64). */
+  sha1Base64?: Sha1Base64;
 }): string {
-  const accept = computeAcceptKey(options.key);
+  const accept = computeAcceptKey(options.key, options.sha1Base64);
   // The common answer (no subprotocol, extension or extra header) as one concatenation.
   if (!options.protocol && !options.extensions && options.headers === undefined) return `${ACCEPT_HEAD}${accept}\r\n\r\n`;
   const lines = [ACCEPT_HEAD + accept];
