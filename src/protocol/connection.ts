@@ -60,7 +60,8 @@ export class Connection implements FrameSink {
   sentCloseCode: number | undefined;
   receivedCloseCode: number | undefined;
 
-  private readonly parser: FrameParser;
+  /** Created with the first bytes received; after the connection closed, input is discarded instead. */
+  private parser: FrameParser | null = null;
   // Created on first need (a fragmented message, a text frame spanning reads, a driver without
   // writeFrame): an idle connection holds none of them.
   private messageBuffer: MessageBuffer | null = null;
@@ -87,7 +88,6 @@ export class Connection implements FrameSink {
     if ((options.role === Role.CLIENT) !== (options.maskKey !== undefined)) {
       throw new TypeError('A client connection needs a maskKey source and a server connection must not have one');
     }
-    this.parser = new FrameParser(this, options.role === Role.SERVER);
   }
 
   private get message(): MessageBuffer {
@@ -117,6 +117,10 @@ export class Connection implements FrameSink {
   }
 
   receiveData(chunk: Buffer): void {
+    if (this.parser === null) {
+      if (this.state === ConnectionState.CLOSED) return; // what a stopped parser would do
+      this.parser = new FrameParser(this, this.options.role === Role.SERVER);
+    }
     this.parser.push(chunk);
   }
 
@@ -170,7 +174,7 @@ export class Connection implements FrameSink {
     if (this.state === ConnectionState.CLOSED || !this.awaitingInflate) return;
     this.awaitingInflate = false;
     // Answered within inflate(): the parser loop is still running and simply goes on.
-    if (this.appendMessageData(data, this.frameFin) && !this.insideInflateCall) this.parser.resume();
+    if (this.appendMessageData(data, this.frameFin) && !this.insideInflateCall) this.parser?.resume();
   }
 
   inflateFailed(error: PeerError | LimitExceededError): void {
@@ -346,7 +350,7 @@ export class Connection implements FrameSink {
       this.sentCloseCode = code;
     }
     this.state = ConnectionState.CLOSED;
-    this.parser.stop();
+    this.parser?.stop();
     this.events.closeFrame(code, reasonBytes.toString('utf8'));
     // RFC 6455 §7.1.1: the server closes TCP first; the client waits for it (with a timer).
     if (this.options.role === Role.SERVER) this.events.end();
@@ -356,7 +360,7 @@ export class Connection implements FrameSink {
   /** _Fail the WebSocket Connection_ (RFC 6455 §7.1.7). Always returns false. */
   private fail(error: PeerError | LimitExceededError): false {
     if (this.state === ConnectionState.CLOSED) return false;
-    this.parser.stop();
+    this.parser?.stop();
     if (!this.closeFrameSent) {
       const reason = error.closeCode === CloseCode.INTERNAL_ERROR ? '' : error.message;
       this.writeFrame(Opcode.CLOSE, encodeClosePayload(error.closeCode, reason, true), false);
@@ -370,7 +374,7 @@ export class Connection implements FrameSink {
 
   private shutdown(): void {
     this.state = ConnectionState.CLOSED;
-    this.parser.stop();
+    this.parser?.stop();
     this.messageBuffer?.take();
   }
 
