@@ -3,6 +3,7 @@
 // server keeps no listener of its own on its connections (docs/BENCHMARKS.md, idle memory).
 
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import { WebSocket } from '../../src/index.js';
 import { closeOf, connectionsOf, nextEvent, within } from './support/events.js';
@@ -39,6 +40,14 @@ test('server-side connection: removeEventListener before any add is harmless and
   ws.addEventListener('custom', (event) => (seen = event));
   assert.equal(ws.dispatchEvent(new Event('custom')), true);
   assert.equal((seen as Event | null)?.target, ws);
+});
+
+test('server-side connection: events.getEventListeners works before any listener was added', async (t) => {
+  const { ws } = await serverSideConnection(t);
+  assert.deepEqual(getEventListeners(ws, 'message'), []);
+  const listener = (): void => {};
+  ws.addEventListener('message', listener);
+  assert.deepEqual(getEventListeners(ws, 'message'), [listener]);
 });
 
 test('server-side connection: onmessage set after accept gets messages; readyState constants live on the prototype', async (t) => {
