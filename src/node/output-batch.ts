@@ -19,11 +19,21 @@ const FIRST_BUFFER_BYTES = 2048;
 const LATER_BUFFER_BYTES = 64 * 1024;
 
 export class OutputBatch {
-  /** Frames gathered so far, in order; `buffer[0, used)` follows them. */
+  /** Frames gathered so far, in order; then `borrowed`, or `buffer[0, used)`. */
   private chunks: Buffer[] = [];
+  /**
+   * A small, already framed chunk that is the whole batch so far (a broadcast frame shared by every
+   * receiver): written as it is when nothing follows it, copied into `buffer` when something does.
+   */
+  private borrowed: Buffer | null = null;
   private buffer: Buffer | null = null;
   private used = 0;
   private callbacks: WriteCallback[] = [];
+  /** Payload bytes of the writes the socket still holds, oldest first (see afterWrite). */
+  private inFlight: number[] = [];
+  private inFlightHead = 0;
+  /** One callback per batch object (not per write) for writes that only need accounting. */
+  private afterWrite: ((error?: Error | null) => void) | null = null;
   /** Bytes in the batch, framing included. */
   bytes = 0;
   /** Application payload bytes in the batch (what WHATWG bufferedAmount counts). */
@@ -39,20 +49,25 @@ export class OutputBatch {
       encodeFrame(fields, payload, (chunk) => this.chunk(chunk));
       return;
     }
-    let buffer = this.buffer;
-    if (buffer === null || buffer.length - this.used < size) {
-      this.seal();
-      buffer = this.buffer = Buffer.allocUnsafe(Math.max(size, this.chunks.length === 0 ? FIRST_BUFFER_BYTES : LATER_BUFFER_BYTES));
-    }
+    const buffer = this.room(size); // may move `used`: read it after
     this.used += writeFrameInto(buffer, this.used, fields, payload);
     this.bytes += size;
   }
 
-  /** Bytes that are already framed. */
+  /** Bytes that are already framed. Small ones are copied (several frames of a tick leave as one buffer). */
   chunk(chunk: Buffer): void {
-    this.seal();
-    this.chunks.push(chunk);
-    this.bytes += chunk.length;
+    const size = chunk.length;
+    this.bytes += size;
+    if (size > INLINE_FRAME_MAX_BYTES) {
+      this.seal();
+      this.chunks.push(chunk);
+    } else if (this.bytes === size) {
+      this.borrowed = chunk; // the batch was empty: no copy unless more follows
+    } else {
+      const buffer = this.room(size);
+      chunk.copy(buffer, this.used);
+      this.used += size;
+    }
   }
 
   onWritten(callback: WriteCallback): void {
@@ -68,13 +83,7 @@ export class OutputBatch {
     const { chunks, callbacks, payloadBytes } = this;
     this.reset();
     if (chunks.length === 0) return;
-    const done =
-      callbacks.length === 0 && payloadBytes === 0
-        ? undefined
-        : (error?: Error | null) => {
-            listener.batchWritten(payloadBytes);
-            for (const callback of callbacks) callback(error ?? undefined);
-          };
+    const done = this.writeCallback(callbacks, payloadBytes, listener);
     if (chunks.length === 1) {
       socket.write(chunks[0]!, done);
       return;
@@ -94,14 +103,58 @@ export class OutputBatch {
     for (const callback of callbacks) callback(error);
   }
 
+  /**
+   * The callback of one write. Writes with send() callbacks get their own closure; the others (every
+   * broadcast) share one: the socket calls write callbacks in order, so a queue of payload sizes says
+   * which of those writes each call is for (writes with their own closure never touch the queue).
+   */
+  private writeCallback(callbacks: WriteCallback[], payloadBytes: number, listener: BatchWriteListener): ((error?: Error | null) => void) | undefined {
+    if (callbacks.length === 0) {
+      if (payloadBytes === 0) return undefined;
+      this.inFlight.push(payloadBytes);
+      return (this.afterWrite ??= () => {
+        const inFlight = this.inFlight;
+        const bytes = inFlight[this.inFlightHead++]!;
+        if (this.inFlightHead === inFlight.length) {
+          inFlight.length = 0;
+          this.inFlightHead = 0;
+        }
+        listener.batchWritten(bytes);
+      });
+    }
+    return (error?: Error | null) => {
+      listener.batchWritten(payloadBytes);
+      for (const callback of callbacks) callback(error ?? undefined);
+    };
+  }
+
+  /** A buffer with `size` free bytes at `used`; a borrowed chunk moves into it first. */
+  private room(size: number): Buffer {
+    let buffer = this.buffer;
+    if (buffer !== null && buffer.length - this.used >= size) return buffer;
+    const borrowed = this.borrowed;
+    this.borrowed = null;
+    const carried = borrowed === null ? 0 : borrowed.length;
+    this.seal();
+    buffer = this.buffer = Buffer.allocUnsafe(Math.max(carried + size, this.chunks.length === 0 ? FIRST_BUFFER_BYTES : LATER_BUFFER_BYTES));
+    if (borrowed !== null) this.used = borrowed.copy(buffer, 0);
+    return buffer;
+  }
+
   private seal(): void {
-    if (this.buffer !== null && this.used > 0) this.chunks.push(this.buffer.subarray(0, this.used));
+    if (this.borrowed !== null) {
+      this.chunks.push(this.borrowed);
+      this.borrowed = null;
+    } else if (this.buffer !== null && this.used > 0) {
+      this.chunks.push(this.buffer.subarray(0, this.used));
+    }
     this.buffer = null;
     this.used = 0;
   }
 
   private reset(): void {
     this.chunks = [];
+    this.borrowed = null;
     this.buffer = null;
     this.used = 0;
     this.callbacks = [];

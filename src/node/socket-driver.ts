@@ -132,8 +132,11 @@ export class SocketDriver {
       this.unsentPayload += payloadBytes;
       return true;
     }
-    this.connection.sendEncoded(chunks);
+    // Already framed and the connection is open: straight into the batch (what Connection.sendEncoded does).
+    const output = this.output;
+    for (let i = 0; i < chunks.length; i++) output.chunk(chunks[i]!);
     this.countPayload(payloadBytes);
+    this.scheduleFlush();
     return true;
   }
 
@@ -215,6 +218,11 @@ export class SocketDriver {
 
   // ---- internals ----
 
+  /** flush(), unless end() already did it. */
+  flushIfScheduled(): void {
+    if (this.flushScheduled) this.flush();
+  }
+
   /** Hands the batch to the socket in one write. */
   flush(): void {
     this.flushScheduled = false;
@@ -227,7 +235,7 @@ export class SocketDriver {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(flushDriver, this);
+    if (driversToFlush.push(this) === 1) process.nextTick(flushDrivers);
   }
 
   private pump(): void {
@@ -379,6 +387,23 @@ function connectionOptions(role: Role, limits: Limits, compression: boolean): Co
   return (byKind[kind] ??= role === 'client' ? { role, limits, compression, maskKey: nextMaskKey } : { role, limits, compression });
 }
 
-function flushDriver(driver: SocketDriver): void {
-  driver.flush();
+/**
+ * Drivers with output this tick, flushed together from one nextTick (a broadcast to 10,000
+ * connections schedules one callback, not 10,000). Each still writes once, in the same turn.
+ */
+let driversToFlush: SocketDriver[] = [];
+
+function flushDrivers(): void {
+  const drivers = driversToFlush;
+  driversToFlush = [];
+  let i = 0;
+  try {
+    for (; i < drivers.length; i++) drivers[i]!.flushIfScheduled();
+  } finally {
+    // Whatever a throwing flush left behind still goes out this turn.
+    if (++i < drivers.length) {
+      const rest = drivers.slice(i);
+      if (driversToFlush.push(...rest) === rest.length) process.nextTick(flushDrivers);
+    }
+  }
 }
