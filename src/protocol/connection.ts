@@ -221,11 +221,11 @@ export class Connection implements FrameSink {
     }
   }
 
-  onFramePayloadPart(part: Buffer): boolean {
+  onFramePayloadPart(data: Buffer, start: number, end: number): boolean {
     // RFC 6455 §8.1 fail fast, within a frame too (Autobahn 6.4.3/6.4.4): validate text as it arrives.
     if (this.messageOpcode !== Opcode.TEXT || this.messageCompressed || isControlOpcode(this.frameOpcode) || this.closeFrameSent) return true;
     this.frameTextStreamed = true;
-    if (this.textValidator.push(part)) return true;
+    if (this.textValidator.push(data.subarray(start, end))) return true;
     return this.fail(new PeerError('invalid UTF-8 in a text message', CloseCode.INVALID_PAYLOAD));
   }
 

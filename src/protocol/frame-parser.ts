@@ -1,10 +1,12 @@
 // Incremental frame parser (RFC 6455 §5.2). Any split or coalescing of reads gives the same
 // frames. A payload that lies inside one read is a view of that read, unmasked in place; one
-// that spans reads is gathered into a buffer allocated once, at its known length.
+// that spans reads is gathered into a buffer allocated once, at its known length (small ones
+// carved from a shared slab).
 
 import { kMaxLength } from 'node:buffer';
 import { PeerError, LimitExceededError } from './errors.js';
 import { applyMask } from './masking.js';
+import { allocatePayload } from './payload-slab.js';
 import { isControlOpcode, isKnownOpcode } from './opcodes.js';
 import { CloseCode } from './close-codes.js';
 
@@ -14,8 +16,11 @@ export interface FrameSink {
   onFrameHeader(fin: boolean, rsv: number, opcode: number, payloadLength: number): boolean;
   /** The whole (unmasked) payload of the frame whose header came last. */
   onFramePayload(payload: Buffer): boolean;
-  /** An unmasked piece of a payload that spans reads, as it arrives (so text can fail fast). */
-  onFramePayloadPart(part: Buffer): boolean;
+  /**
+   * A payload that spans reads got `data[start, end)`, unmasked, as it arrived (so text can fail
+   * fast). Indexes rather than a view: most sinks look only at text, and a view costs an object.
+   */
+  onFramePayloadPart(data: Buffer, start: number, end: number): boolean;
   /** The peer sent something that is not a frame; parsing has stopped. */
   onFrameError(error: PeerError | LimitExceededError): void;
 }
@@ -202,16 +207,18 @@ export class FrameParser {
       if (this.payloadLength > kMaxLength) {
         return this.error(new LimitExceededError('frameBytes', kMaxLength, this.payloadLength));
       }
-      this.gathered = Buffer.allocUnsafe(Math.min(this.payloadLength, PREALLOCATE_MAX_BYTES));
+      this.gathered = allocatePayload(Math.min(this.payloadLength, PREALLOCATE_MAX_BYTES));
       this.gatheredFilled = 0;
     }
     const take = Math.min(available, this.payloadLength - this.gatheredFilled);
-    const piece = chunk.subarray(offset, offset + take);
-    if (this.masked) applyMask(piece, this.maskKey!, this.gatheredFilled);
-    this.reserve(this.gatheredFilled + take);
-    piece.copy(this.gathered!, this.gatheredFilled);
-    this.gatheredFilled += take;
-    if (!this.sink.onFramePayloadPart(piece)) {
+    const start = this.gatheredFilled;
+    this.reserve(start + take);
+    // Copied, then unmasked where it lands: the read stays as it came, the XOR runs on bytes just written.
+    const gathered = this.gathered!;
+    chunk.copy(gathered, start, offset, offset + take);
+    if (this.masked) applyMask(gathered, this.maskKey!, start, start, start + take);
+    this.gatheredFilled = start + take;
+    if (!this.sink.onFramePayloadPart(gathered, start, this.gatheredFilled)) {
       this.stop(); // the sink failed the connection
       return offset + take;
     }
@@ -227,7 +234,7 @@ export class FrameParser {
   private reserve(needed: number): void {
     const current = this.gathered!;
     if (needed <= current.length) return;
-    const grown = Buffer.allocUnsafe(Math.min(this.payloadLength, Math.max(needed, current.length * 2)));
+    const grown = allocatePayload(Math.min(this.payloadLength, Math.max(needed, current.length * 2)));
     current.copy(grown, 0, 0, this.gatheredFilled);
     this.gathered = grown;
   }

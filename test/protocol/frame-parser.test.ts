@@ -30,8 +30,8 @@ class RecordingSink implements FrameSink {
 
   /** Pieces of payloads spanning reads, kept apart from `events` (their split depends on the reads). */
   readonly parts: Buffer[] = [];
-  onFramePayloadPart(part: Buffer): boolean {
-    this.parts.push(Buffer.from(part));
+  onFramePayloadPart(data: Buffer, start: number, end: number): boolean {
+    this.parts.push(Buffer.from(data.subarray(start, end)));
     return true;
   }
 
