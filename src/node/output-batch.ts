@@ -81,18 +81,38 @@ export class OutputBatch {
    * starts afresh. `listener.batchWritten(payloadBytes)` runs once the socket took the bytes.
    */
   writeTo(socket: Duplex, listener: BatchWriteListener): void {
-    this.seal();
-    const { chunks, callbacks, payloadBytes } = this;
-    this.reset();
-    if (chunks.length === 0) return;
+    const { callbacks, payloadBytes } = this;
+    if (callbacks.length > 0) this.callbacks = [];
+    // The common batch is one buffer: written without gathering it into an array first.
+    let single: Buffer | null = null;
+    let chunks: Buffer[] | null = null;
+    if (this.chunks.length > 0) {
+      this.seal();
+      chunks = this.chunks;
+      this.chunks = [];
+    } else if (this.borrowed !== null) {
+      single = this.borrowed;
+    } else if (this.buffer !== null && this.used > 0) {
+      single = this.buffer.subarray(0, this.used);
+    }
+    this.borrowed = null;
+    this.buffer = null;
+    this.used = 0;
+    this.bytes = 0;
+    this.payloadBytes = 0;
+    if (single === null && chunks === null) return;
     const done = this.writeCallback(callbacks, payloadBytes, listener);
-    if (chunks.length === 1) {
-      socket.write(chunks[0]!, done);
+    if (single !== null) {
+      socket.write(single, done);
+      return;
+    }
+    if (chunks!.length === 1) {
+      socket.write(chunks![0]!, done);
       return;
     }
     socket.cork();
-    for (let i = 0; i < chunks.length - 1; i++) socket.write(chunks[i]!);
-    socket.write(chunks[chunks.length - 1]!, done);
+    for (let i = 0; i < chunks!.length - 1; i++) socket.write(chunks![i]!);
+    socket.write(chunks![chunks!.length - 1]!, done);
     socket.uncork();
   }
 

@@ -53,6 +53,8 @@ export class SocketDriver {
   /** Application payload bytes not yet handed to the kernel (WHATWG bufferedAmount). */
   private unsentPayload = 0;
   private flushScheduled = false;
+  /** At least socket.writableLength (see wouldExceed); unknown until first read. */
+  private socketBacklogBound = Infinity;
   private endRequested = false;
   private closeTimer: NodeJS.Timeout | null = null;
   private queue: QueuedMessage[] = [];
@@ -97,6 +99,19 @@ export class SocketDriver {
   /** Bytes on their way out, framing included: what backpressure is measured by. */
   get bufferedBytes(): number {
     return (this.batch === null ? 0 : this.batch.bytes) + this.queuedBytes + this.socket.writableLength;
+  }
+
+  /**
+   * Whether `extra` more bytes would take bufferedBytes past `limit`. Reads the socket's backlog
+   * (a stream getter) only when an upper bound of it says the limit is near: a broadcast asks
+   * this for every receiver.
+   */
+  wouldExceed(extra: number, limit: number): boolean {
+    const own = (this.batch === null ? 0 : this.batch.bytes) + this.queuedBytes + extra;
+    if (own + this.socketBacklogBound <= limit) return false;
+    const backlog = this.socket.writableLength;
+    this.socketBacklogBound = backlog; // it only shrinks until our next write
+    return own + backlog > limit;
   }
 
   /** Application payload bytes queued by send() and broadcasts and not yet written to the socket. */
@@ -227,8 +242,10 @@ export class SocketDriver {
   flush(): void {
     this.flushScheduled = false;
     const socket = this.socket;
-    if (socket.writable) this.output.writeTo(socket, this);
-    else this.output.discard(() => this.closedError());
+    if (socket.writable) {
+      this.output.writeTo(socket, this);
+      this.socketBacklogBound = socket.writableLength;
+    } else this.output.discard(() => this.closedError());
     if (this.endRequested && socket.writable) socket.end();
   }
 

@@ -165,7 +165,7 @@ export class WebSocket extends LazyEventTarget implements DriverOwner {
     if (!this.serverSide) throw new InvalidStateError('sendPrepared() is for server-side connections (client frames are masked)');
     const driver = this.driver;
     if (this.readyState !== ReadyState.OPEN || driver === null) return false;
-    if (driver.bufferedBytes + prepared.payloadBytes > this.limits.maxBufferedBytes) {
+    if (driver.wouldExceed(prepared.payloadBytes, this.limits.maxBufferedBytes)) {
       this.closeWith(CloseCode.TRY_AGAIN_LATER, 'outbound buffer full');
       return false;
     }
