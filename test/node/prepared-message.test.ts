@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from '../../src/index.js';
-import { prepareMessage } from '../../src/node/prepared-message.js';
+import { prepareMessage, prepareMessages } from '../../src/node/prepared-message.js';
 import { InvalidStateError } from '../../src/protocol/errors.js';
 
 describe('prepareMessage / sendPrepared', () => {
@@ -38,5 +38,14 @@ describe('prepareMessage / sendPrepared', () => {
     } finally {
       await new Promise((resolve) => wss.close(resolve));
     }
+  });
+
+  it('prepareMessages frames several messages into one buffer, byte for byte what prepareMessage makes of each', () => {
+    const messages = ['a', 'héllo', Uint8Array.from([1, 2, 3]), 'x'.repeat(200), new Uint8Array(70_000).fill(7), ''];
+    const together = prepareMessages(messages);
+    const apart = messages.map((message) => prepareMessage(message, typeof message !== 'string'));
+    assert.equal(together.chunks.length, 1);
+    assert.deepEqual(together.chunks[0], Buffer.concat(apart.flatMap((prepared) => prepared.chunks)));
+    assert.equal(together.payloadBytes, apart.reduce((sum, prepared) => sum + prepared.payloadBytes, 0));
   });
 });
