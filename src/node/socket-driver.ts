@@ -302,7 +302,7 @@ export class SocketDriver {
   }
 
   private checkHighWater(): boolean {
-    const below = this.bufferedBytes < this.options.limits.highWaterMarkBytes;
+    const below = !this.wouldExceed(0, this.options.limits.highWaterMarkBytes - 1);
     if (!below && !this.aboveHighWater) {
       this.aboveHighWater = true;
       this.socket.on('drain', onSocketDrain);

@@ -129,7 +129,7 @@ export class WebSocket extends LazyEventTarget implements DriverOwner {
   // ---- methods ----
 
   send(data: SendData, optionsOrCallback?: SendOptions | SendCallback, maybeCallback?: SendCallback): boolean {
-    const options = typeof optionsOrCallback === 'object' ? optionsOrCallback : {};
+    const options = typeof optionsOrCallback === 'object' ? optionsOrCallback : NO_SEND_OPTIONS;
     const callback = typeof optionsOrCallback === 'function' ? optionsOrCallback : maybeCallback;
     if (this.readyState === ReadyState.CONNECTING) throw new InvalidStateError('Cannot send before the connection is open');
     if (data instanceof Blob || this.deferredSends !== null) {
@@ -147,7 +147,7 @@ export class WebSocket extends LazyEventTarget implements DriverOwner {
       if (callback !== undefined) process.nextTick(callback, new InvalidStateError('The connection is not open'));
       return false;
     }
-    if (driver.bufferedBytes + bytes.length > this.limits.maxBufferedBytes) {
+    if (driver.wouldExceed(bytes.length, this.limits.maxBufferedBytes)) {
       const error = new LimitExceededError('maxBufferedBytes', this.limits.maxBufferedBytes, driver.bufferedBytes + bytes.length, CloseCode.TRY_AGAIN_LATER);
       if (callback !== undefined) process.nextTick(callback, error);
       this.closeWith(CloseCode.TRY_AGAIN_LATER, 'outbound buffer full');
@@ -449,6 +449,9 @@ function originOf(url: string): string {
 }
 
 /** Turns what send() accepts into bytes and a frame type (strings are text unless told otherwise). */
+/** The options of a send() without any (no object per message). */
+const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
+
 function toPayload(data: Exclude<SendData, Blob>, binary: boolean | undefined): { bytes: Buffer; isBinary: boolean } {
   if (typeof data === 'string') return { bytes: Buffer.from(data, 'utf8'), isBinary: binary ?? false };
   if (Buffer.isBuffer(data)) return { bytes: data, isBinary: binary ?? true };
