@@ -11,8 +11,8 @@
 
 import { rawConnect } from '../shared/raw-websocket.js';
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { RealtimeClient, WebSocket } from '../../src/index.js';
+import { busyBetween, coreTimes } from '../shared/core-busy.js';
 
 export interface CrossNodeLoadResult {
   subscribers: number;
@@ -110,30 +110,6 @@ function subscribe(url: string, channel: string, ledger: Ledger, index: number):
         else reject(new Error(`subscriber ${index}: ${why}`));
       },
     });
-  });
-}
-
-function coreTimes(): [number, number][] | null {
-  try {
-    return readFileSync('/proc/stat', 'utf8')
-      .split('\n')
-      .filter((line) => /^cpu\d+ /.test(line))
-      .map((line) => {
-        const fields = line.trim().split(/\s+/).slice(1).map(Number);
-        const idle = fields[3]! + (fields[4] ?? 0); // idle + iowait
-        const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-        return [total - idle, total];
-      });
-  } catch {
-    return null;
-  }
-}
-
-function busyBetween(before: [number, number][] | null, after: [number, number][] | null): number[] | null {
-  if (before === null || after === null) return null;
-  return after.map(([busy, total], i) => {
-    const dt = total - before[i]![1];
-    return dt > 0 ? Math.round(((busy - before[i]![0]) / dt) * 100) / 100 : NaN;
   });
 }
 

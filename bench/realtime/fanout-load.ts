@@ -16,7 +16,7 @@
 import http from 'node:http';
 import { asciiBytes, integerAfter, rawConnect as rawWebSocket, startsWithBytes } from '../shared/raw-websocket.js';
 import { parseArgs } from 'node:util';
-import { busyBetween, coreTimes, type CoreTimes } from './core-busy.js';
+import { busyBetween, coreTimes, type CoreTimes } from '../shared/core-busy.js';
 
 export interface LoadResult {
   server: string;
