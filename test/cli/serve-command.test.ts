@@ -180,7 +180,7 @@ describe('tidewire serve / tidewire token (child processes)', () => {
     }
   });
 
-  test('serve --auth-module: its authenticate refuses with 401, its canPublish answers FORBIDDEN; a module without hooks exits 1', async (t) => {
+  test('serve --auth-module: its authenticate refuses with 401, its canPublish answers FORBIDDEN; a module without hooks, with a non-function hook or missing exits 1', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'tidewire-auth-module-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const hooks = join(dir, 'hooks.mjs');
@@ -201,6 +201,10 @@ describe('tidewire serve / tidewire token (child processes)', () => {
     writeFileSync(empty, 'export const unrelated = 1;\n');
     const run = promisify(execFile);
     await assert.rejects(run(process.execPath, cliArgs('serve', '--port', '0', '--auth-module', empty), { cwd: REPO_ROOT }), /exports none of authenticate, canSubscribe, canPublish/);
+    const wrongType = join(dir, 'wrong-type.mjs');
+    writeFileSync(wrongType, "export const canPublish = 'yes';\n");
+    await assert.rejects(run(process.execPath, cliArgs('serve', '--port', '0', '--auth-module', wrongType), { cwd: REPO_ROOT }), /export "canPublish" is a string, not a function/);
+    await assert.rejects(run(process.execPath, cliArgs('serve', '--port', '0', '--auth-module', join(dir, 'missing.mjs')), { cwd: REPO_ROOT }), /could not be loaded/);
   });
 
   test('token mints what serve --auth-secret accepts; a bad secret exits 1', async () => {

@@ -1,14 +1,14 @@
 // RealtimeClient's pure parts on an injected clock: the state table, pending requests (bounds,
 // timeouts, cancellation) and the app-level heartbeat.
 
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientHeartbeat } from '../../src/realtime/client-heartbeat.js';
 import { canTransition, ClientState } from '../../src/realtime/client-state.js';
 import type { ClientTimers } from '../../src/realtime/client-timers.js';
 import { PendingRequests } from '../../src/realtime/pending-requests.js';
 import { RealtimeError, RealtimeErrorCode } from '../../src/realtime/realtime-errors.js';
-import { connected, isCode } from './support/client-harness.js';
+import { isCode } from './support/client-harness.js';
 
 // ---- an injected clock for the pure parts ----
 

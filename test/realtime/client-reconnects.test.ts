@@ -2,15 +2,13 @@
 // publishes resent with their pid (never lost, never doubled), the offline queue and its bound,
 // retries after RATE_LIMITED / BROKER_UNAVAILABLE, recovery and recovered:false.
 
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { WebSocket } from '../../src/index.js';
 import { ClientState } from '../../src/realtime/client-state.js';
 import type { SubscribedInfo } from '../../src/realtime/client-subscription.js';
 import type { PublishResult } from '../../src/realtime/envelope.js';
 import { MemoryBroker } from '../../src/realtime/memory-broker.js';
 import { BrokerError } from '../../src/realtime/broker.js';
-import { RealtimeClient } from '../../src/realtime/realtime-client.js';
 import { RealtimeErrorCode } from '../../src/realtime/realtime-errors.js';
 import { withTimeout } from '../helpers/with-timeout.js';
 import { wrapBroker } from './support/envelope-client.js';

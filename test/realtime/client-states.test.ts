@@ -1,12 +1,11 @@
 // RealtimeClient's connection states and close codes against a real RealtimeServer: the state
 // events, backoff decided by the close code, 1013 reconnects, the heartbeat through a proxy.
 
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ClientState } from '../../src/realtime/client-state.js';
-import { RealtimeClient } from '../../src/realtime/realtime-client.js';
 import { RealtimeError, RealtimeErrorCode } from '../../src/realtime/realtime-errors.js';
 import { collect, connected, eventually, isCode, nextState, nextSubscribed, startHarness } from './support/client-harness.js';
 

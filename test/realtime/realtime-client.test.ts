@@ -5,9 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientState } from '../../src/realtime/client-state.js';
-import { RealtimeClient } from '../../src/realtime/realtime-client.js';
 import { RealtimeError, RealtimeErrorCode } from '../../src/realtime/realtime-errors.js';
-import { RealtimeServer } from '../../src/realtime/realtime-server.js';
 import { msgpackCodec, protobufCodec } from '../../src/codecs/index.js';
 import { withTimeout } from '../helpers/with-timeout.js';
 import { collect, connected, eventually, type Harness, isCode, nextState, nextSubscribed, startHarness, TIMEOUT_MS } from './support/client-harness.js';
