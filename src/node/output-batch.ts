@@ -4,6 +4,7 @@
 
 import type { Duplex } from 'node:stream';
 import { encodeFrame, frameHeaderLength, writeFrameInto, type FrameHeaderFields } from '../protocol/frame-writer.js';
+import { returnWriteBuffer, takeWriteBuffer } from './write-buffer-pool.js';
 
 export type WriteCallback = (error?: Error) => void;
 
@@ -14,9 +15,11 @@ export interface BatchWriteListener {
 
 /** Frames up to this size go into the shared buffer; bigger ones keep their own. */
 const INLINE_FRAME_MAX_BYTES = 16 * 1024;
-/** The first buffer of a batch: under 4 KiB it comes from Node's pool and costs almost nothing. */
-const FIRST_BUFFER_BYTES = 2048;
-const LATER_BUFFER_BYTES = 64 * 1024;
+/** A batch that starts this small takes its first buffer from Node's own pool (almost free); bigger ones use the write-buffer pool. */
+const SMALL_FIRST_BUFFER_BYTES = 2048;
+
+/** The pooled buffers a write carries, handed back when it completes. */
+type OwnedBuffers = Buffer | Buffer[] | null;
 
 export class OutputBatch {
   /** Frames gathered so far, in order; then `borrowed`, or `buffer[0, used)`. */
@@ -28,9 +31,13 @@ export class OutputBatch {
   private borrowed: Buffer | null = null;
   private buffer: Buffer | null = null;
   private used = 0;
+  /** Buffers of this batch taken from the write-buffer pool. */
+  private owned: OwnedBuffers = null;
   private callbacks: WriteCallback[] = [];
   /** Payload bytes of the writes the socket still holds, oldest first (see afterWrite). */
   private inFlight: number[] = [];
+  /** The pooled buffers of those writes, in the same order. */
+  private inFlightOwned: OwnedBuffers[] = [];
   private inFlightHead = 0;
   /** One callback per batch object (not per write) for writes that only need accounting. */
   private afterWrite: ((error?: Error | null) => void) | null = null;
@@ -81,8 +88,9 @@ export class OutputBatch {
    * starts afresh. `listener.batchWritten(payloadBytes)` runs once the socket took the bytes.
    */
   writeTo(socket: Duplex, listener: BatchWriteListener): void {
-    const { callbacks, payloadBytes } = this;
+    const { callbacks, payloadBytes, owned } = this;
     if (callbacks.length > 0) this.callbacks = [];
+    this.owned = null;
     // The common batch is one buffer: written without gathering it into an array first.
     let single: Buffer | null = null;
     let chunks: Buffer[] | null = null;
@@ -100,8 +108,11 @@ export class OutputBatch {
     this.used = 0;
     this.bytes = 0;
     this.payloadBytes = 0;
-    if (single === null && chunks === null) return;
-    const done = this.writeCallback(callbacks, payloadBytes, listener);
+    if (single === null && chunks === null) {
+      giveBack(owned);
+      return;
+    }
+    const done = this.writeCallback(callbacks, payloadBytes, owned, listener);
     if (single !== null) {
       socket.write(single, done);
       return;
@@ -130,21 +141,26 @@ export class OutputBatch {
    * broadcast) share one: the socket calls write callbacks in order, so a queue of payload sizes says
    * which of those writes each call is for (writes with their own closure never touch the queue).
    */
-  private writeCallback(callbacks: WriteCallback[], payloadBytes: number, listener: BatchWriteListener): ((error?: Error | null) => void) | undefined {
+  private writeCallback(callbacks: WriteCallback[], payloadBytes: number, owned: OwnedBuffers, listener: BatchWriteListener): ((error?: Error | null) => void) | undefined {
     if (callbacks.length === 0) {
-      if (payloadBytes === 0) return undefined;
+      if (payloadBytes === 0 && owned === null) return undefined;
       this.inFlight.push(payloadBytes);
+      this.inFlightOwned.push(owned);
       return (this.afterWrite ??= () => {
-        const inFlight = this.inFlight;
-        const bytes = inFlight[this.inFlightHead++]!;
+        const { inFlight, inFlightOwned } = this;
+        const head = this.inFlightHead++;
+        const bytes = inFlight[head]!;
+        giveBack(inFlightOwned[head]!);
         if (this.inFlightHead === inFlight.length) {
           inFlight.length = 0;
+          inFlightOwned.length = 0;
           this.inFlightHead = 0;
         }
         listener.batchWritten(bytes);
       });
     }
     return (error?: Error | null) => {
+      giveBack(owned);
       listener.batchWritten(payloadBytes);
       for (const callback of callbacks) callback(error ?? undefined);
     };
@@ -157,10 +173,24 @@ export class OutputBatch {
     const borrowed = this.borrowed;
     this.borrowed = null;
     const carried = borrowed === null ? 0 : borrowed.length;
+    const first = this.chunks.length === 0 && buffer === null;
     this.seal();
-    buffer = this.buffer = Buffer.allocUnsafe(Math.max(carried + size, this.chunks.length === 0 ? FIRST_BUFFER_BYTES : LATER_BUFFER_BYTES));
+    if (first && carried + size <= SMALL_FIRST_BUFFER_BYTES) {
+      buffer = Buffer.allocUnsafe(SMALL_FIRST_BUFFER_BYTES);
+    } else {
+      buffer = takeWriteBuffer(); // inline frames are at most 16 KiB, a borrowed chunk too: both fit
+      this.own(buffer);
+    }
+    this.buffer = buffer;
     if (borrowed !== null) this.used = borrowed.copy(buffer, 0);
     return buffer;
+  }
+
+  private own(buffer: Buffer): void {
+    const owned = this.owned;
+    if (owned === null) this.owned = buffer;
+    else if (Array.isArray(owned)) owned.push(buffer);
+    else this.owned = [owned, buffer];
   }
 
   private seal(): void {
@@ -175,6 +205,8 @@ export class OutputBatch {
   }
 
   private reset(): void {
+    giveBack(this.owned); // never written: nothing refers to them
+    this.owned = null;
     this.chunks = [];
     this.borrowed = null;
     this.buffer = null;
@@ -183,6 +215,12 @@ export class OutputBatch {
     this.bytes = 0;
     this.payloadBytes = 0;
   }
+}
+
+function giveBack(owned: OwnedBuffers): void {
+  if (owned === null) return;
+  if (Array.isArray(owned)) for (const buffer of owned) returnWriteBuffer(buffer);
+  else returnWriteBuffer(owned);
 }
 
 /**
