@@ -191,16 +191,35 @@ export class WebSocketServer extends EventEmitter {
 
   private attach(server: http.Server | https.Server): void {
     this.httpServer = server;
+    upgradeListeners.set(this.onUpgrade, this);
     server.on('upgrade', this.onUpgrade);
     server.on('error', (error) => this.emit('error', error));
   }
 
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const sharedWithOthers = !this.ownsServer && (this.httpServer?.listenerCount('upgrade') ?? 0) > 1;
-    if (!this.shouldHandle(req) && sharedWithOthers) return; // another upgrade listener may own this path
+    if (!this.shouldHandle(req) && !this.answersUnclaimed(req)) return; // another upgrade listener owns this path
     this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
   };
+
+  /**
+   * Whether this server answers (400) an upgrade that it does not handle. Alone on its http server
+   * it does. Next to an application's own upgrade listener it does not: that one may own the path.
+   * Next to other tidewire servers only, the last of them answers when none handles the path, so a
+   * request for an unknown path is refused once instead of left hanging.
+   */
+  private answersUnclaimed(req: IncomingMessage): boolean {
+    const listeners = this.httpServer?.listeners('upgrade') ?? [];
+    if (this.ownsServer || listeners.length <= 1) return true;
+    for (const listener of listeners) {
+      const server = upgradeListeners.get(listener);
+      if (server === undefined || server.shouldHandle(req)) return false;
+    }
+    return listeners[listeners.length - 1] === this.onUpgrade;
+  }
 }
+
+/** The upgrade listener of each attached server, to tell tidewire's listeners from the application's. */
+const upgradeListeners = new WeakMap<Function, WebSocketServer>();
 
 WebSocket.Server = WebSocketServer;
 WebSocket.WebSocketServer = WebSocketServer;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { describe, test, type TestContext } from 'node:test';
 import { WebSocket, WebSocketServer, type VerifyInfo } from '../../src/index.js';
 import { closeCodeOf, closeOf, connectionsOf, messagesOf, nextEvent, within } from './support/events.js';
@@ -113,6 +114,34 @@ describe('WebSocketServer modes', () => {
     const raw = await RawClient.connect(port, { path: '/other' });
     onTeardown(t, () => raw.destroy());
     assert.equal(raw.status, 400);
+  });
+
+  test('servers sharing an http server answer 400 once to an upgrade on a path none of them has', async (t) => {
+    const { server, port } = await startHttpServer(t);
+    const chat = trackClose(new WebSocketServer({ server, path: '/chat' }));
+    const feed = trackClose(new WebSocketServer({ server, path: '/feed' }));
+    onTeardown(t, () => Promise.all([stopServer(chat), stopServer(feed)]));
+    const raw = await RawClient.connect(port, { path: '/nowhere' });
+    onTeardown(t, () => raw.destroy());
+    assert.equal(raw.status, 400);
+    assert.match(raw.responseHead, /^HTTP\/1\.1 400 /);
+    await within(new Promise<void>((resolve) => (raw.ended ? resolve() : raw.socket.once('close', () => resolve()))), 'the refused socket closes');
+
+    const chatConnections = connectionsOf(chat, 'chat connections');
+    await openClient(t, `ws://127.0.0.1:${port}/chat`);
+    assert.equal((await chatConnections.next()).req.url, '/chat', 'the known paths still work');
+  });
+
+  test("servers sharing an http server leave an unknown path to the application's own upgrade listener", async (t) => {
+    const { server, port } = await startHttpServer(t);
+    const chat = trackClose(new WebSocketServer({ server, path: '/chat' }));
+    onTeardown(t, () => stopServer(chat));
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
+      if (req.url === '/custom') socket.end('HTTP/1.1 418 I am a teapot\r\nConnection: close\r\n\r\n');
+    });
+    const raw = await RawClient.connect(port, { path: '/custom' });
+    onTeardown(t, () => raw.destroy());
+    assert.equal(raw.status, 418, 'only the application answered');
   });
 
   test('server in noServer mode accepts what the application routes to handleUpgrade by path', async (t) => {
