@@ -282,3 +282,58 @@ test('chat page: after a cut longer than the room history, the page says so and 
     await server?.close();
   }
 });
+
+test('chat page: when the browser is back online it reconnects at once, not when its backoff says', async (t) => {
+  if (!(await requireChromium(t))) return;
+  assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run \`npm run build\` first`);
+
+  let server: DemoServer | undefined;
+  let proxy: TcpProxy | undefined;
+  let browser: Browser | undefined;
+  const outDir = mkdtempSync(join(tmpdir(), 'tidewire-chat-e2e-'));
+  let pages: Record<string, Page> = {};
+  try {
+    server = await startDemoServer({ port: 0 });
+    proxy = await TcpProxy.start(Number(new URL(server.url).port));
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
+    const page = await context.newPage();
+    pages = { a: page };
+    const query = new URLSearchParams({ name: 'alice', room: 'online', realtime: `ws://127.0.0.1:${proxy.port}/realtime` });
+    await page.goto(`${server.url}/chat.html?${query.toString()}`);
+    await waitForBadge(page, 'connected');
+
+    // The network goes away: the connection drops and retries back off (up to 5 s apart).
+    await context.setOffline(true);
+    proxy.cut();
+    await waitForBadge(page, 'disconnected');
+    // Wait for a retry that is more than RETRY_FAR_MS away, so that the backoff alone would be too late.
+    const RETRY_FAR_MS = 3_000;
+    const BACK_WITHIN_MS = 2_500;
+    await page.waitForFunction(
+      (farSeconds) => {
+        const badge = document.querySelector('.badge') as HTMLElement | null;
+        const seconds = Number(/retrying in (\d+) s/.exec(badge?.textContent ?? '')?.[1] ?? 0);
+        return badge?.dataset.state === 'disconnected' && seconds > farSeconds;
+      },
+      RETRY_FAR_MS / 1000,
+      { timeout: 40_000, polling: 50 },
+    );
+
+    proxy.restore();
+    const backOnline = Date.now();
+    await context.setOffline(false); // the page gets its 'online' event
+    await waitForBadge(page, 'connected', BACK_WITHIN_MS);
+    t.diagnostic(`connected ${Date.now() - backOnline} ms after the browser came back online`);
+    await page.locator('.composer input[name="text"]:not([disabled])').waitFor({ timeout: WAIT_MS });
+    await say(page, 'alice: back');
+    await waitForMessages(page, ['alice: back']);
+  } catch (error) {
+    await screenshotsOnFailure(t, outDir, pages, []);
+    throw error;
+  } finally {
+    await browser?.close();
+    await proxy?.close();
+    await server?.close();
+  }
+});
