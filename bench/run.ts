@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, buildWsload, killChildren, runLoad, type LoadLine } from './load/wsload.js';
+import { REPO_ROOT, WSLOAD_SOURCE_DIR, buildWsload, killChildren, runLoad, type LoadLine } from './load/wsload.js';
 import { consoleReport, formatDuration, summarize, writeDocs, writeJson, type RunRecord, type SuiteInfo } from './report.js';
 import { SCENARIOS, serverSpec, type LoadSettings, type Scenario, type ServerId } from './scenarios.js';
 import { startServer, type MemoryUsage } from './server-process.js';
@@ -25,6 +25,7 @@ options:
   --warmup S        warm-up seconds before measuring (default 2)
   --smoke           a ~1 s run of each server, to see that everything works (no docs update)
   --load KIND       auto (default: wsload when it can be built), wsload, or node
+                    (wsload's sources: $TIDEWIRE_WSLOAD_SRC, else ../shared/tools/wsload)
   --servers LIST    only these servers (tidewire,ws,net-raw,c-raw)
   --json FILE       where to write the JSON result (default bench/results/<date>.json)
   --docs, --no-docs rewrite the results section of docs/BENCHMARKS.md (default: only for "all")
@@ -165,13 +166,15 @@ function chooseLoad(kind: CliOptions['load']): LoadChoice {
   if (outcome.ok) {
     return {
       name: 'wsload',
-      detail: 'wsload (C, epoll, one thread; built from ../shared/tools/wsload into bench/.wsload-build/)',
+      detail: `wsload (C, epoll, one thread; built from ${path.relative(REPO_ROOT, WSLOAD_SOURCE_DIR)} into bench/.wsload-build/)`,
       command: [outcome.build.wsload],
       rawecho: outcome.build.rawecho,
     };
   }
   if (kind === 'wsload') fail(`wsload is unavailable: ${outcome.reason}`);
-  return { ...node, detail: `Node fallback (bench/load/node-load.ts, worker threads), because ${outcome.reason}; it saturates before fast servers do, so ratios are compressed` };
+  const detail = `Node fallback (bench/load/node-load.ts, worker threads), because ${outcome.reason}; it saturates before fast servers do, so ratios are compressed`;
+  log(`WARNING: ${detail}. Point TIDEWIRE_WSLOAD_SRC at wsload's sources for comparable figures.`);
+  return { ...node, detail };
 }
 
 function choosePinning(): { server: string[]; load: string[]; text: string } {

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '../..');
 /** wsload's sources (read-only: we only copy from there). */
-export const WSLOAD_SOURCE_DIR = path.resolve(REPO_ROOT, '../shared/tools/wsload');
+/** wsload's sources: $TIDEWIRE_WSLOAD_SRC, or the tools folder beside this checkout (../shared/tools/wsload). */
+export const WSLOAD_SOURCE_DIR = path.resolve(process.env.TIDEWIRE_WSLOAD_SRC ?? path.join(REPO_ROOT, '../shared/tools/wsload'));
 /** Where wsload and rawecho are built (gitignored). */
 export const WSLOAD_BUILD_DIR = path.join(REPO_ROOT, 'bench/.wsload-build');
 const SOURCES = ['Makefile', 'wsload.c', 'rawecho.c'];
