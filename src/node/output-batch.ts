@@ -4,7 +4,7 @@
 
 import type { Duplex } from 'node:stream';
 import { encodeFrame, frameHeaderLength, writeFrameInto, type FrameHeaderFields } from '../protocol/frame-writer.js';
-import { returnWriteBuffer, takeWriteBuffer } from './write-buffer-pool.js';
+import { returnWriteBuffer, takeIdleWriteBuffer, takeWriteBuffer } from './write-buffer-pool.js';
 
 export type WriteCallback = (error?: Error) => void;
 
@@ -15,7 +15,7 @@ export interface BatchWriteListener {
 
 /** Frames up to this size go into the shared buffer; bigger ones keep their own. */
 const INLINE_FRAME_MAX_BYTES = 16 * 1024;
-/** A batch that starts this small takes its first buffer from Node's own pool (almost free); bigger ones use the write-buffer pool. */
+/** A batch that starts this small takes its first buffer from Node's own pool (almost free); bigger ones an idle pooled buffer if there is one. */
 const SMALL_FIRST_BUFFER_BYTES = 2048;
 
 /** The pooled buffers a write carries, handed back when it completes. */
@@ -175,22 +175,29 @@ export class OutputBatch {
     const carried = borrowed === null ? 0 : borrowed.length;
     const first = this.chunks.length === 0 && buffer === null;
     this.seal();
-    if (first && carried + size <= SMALL_FIRST_BUFFER_BYTES) {
+    // Inline frames are at most 16 KiB, a borrowed chunk too: both fit a pooled buffer.
+    if (!first) {
+      buffer = this.own(takeWriteBuffer()); // a big batch: 64 KiB, as it would allocate anyway
+    } else if (carried + size <= SMALL_FIRST_BUFFER_BYTES) {
       buffer = Buffer.allocUnsafe(SMALL_FIRST_BUFFER_BYTES);
     } else {
-      buffer = takeWriteBuffer(); // inline frames are at most 16 KiB, a borrowed chunk too: both fit
-      this.own(buffer);
+      // An idle pooled buffer, else exactly what is needed: 10,000 connections sending 3 KiB each
+      // in one turn (all written before any write calls back) must not hold 64 KiB apiece.
+      const idle = takeIdleWriteBuffer();
+      buffer = idle === undefined ? Buffer.allocUnsafe(carried + size) : this.own(idle);
     }
     this.buffer = buffer;
     if (borrowed !== null) this.used = borrowed.copy(buffer, 0);
     return buffer;
   }
 
-  private own(buffer: Buffer): void {
+  /** Marks `buffer` as taken from the pool (handed back after the write); returns it. */
+  private own(buffer: Buffer): Buffer {
     const owned = this.owned;
     if (owned === null) this.owned = buffer;
     else if (Array.isArray(owned)) owned.push(buffer);
     else this.owned = [owned, buffer];
+    return buffer;
   }
 
   private seal(): void {

@@ -14,6 +14,11 @@ export function takeWriteBuffer(): Buffer {
   return idle.pop() ?? Buffer.allocUnsafeSlow(POOLED_BUFFER_BYTES);
 }
 
+/** An idle pooled buffer, or undefined: for callers that would rather allocate what they need than 64 KiB. */
+export function takeIdleWriteBuffer(): Buffer | undefined {
+  return idle.pop();
+}
+
 /** Only for a buffer from takeWriteBuffer() that no pending write still refers to. */
 export function returnWriteBuffer(buffer: Buffer): void {
   if (idle.length < MAX_IDLE_BUFFERS) idle.push(buffer);
