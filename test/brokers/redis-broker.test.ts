@@ -122,6 +122,32 @@ if (!available) {
       assert.equal((await node.publish('room', 5)).offset, 5, 'the command connection was not affected');
     });
 
+    it('presence events missed while the pub/sub connection was down are made up once it is back, each once', async (t) => {
+      const prefix = uniquePrefix('presence-gap');
+      const name = `tidewire-test-${randomUUID().slice(0, 8)}`;
+      const node = open(t, prefix, { redis: { connectionName: name, retryStrategy: () => 300 } });
+      const other = open(t, prefix);
+      await other.join('room', { clientId: 'stays' }, 60_000);
+      await other.join('room', { clientId: 'leaves' }, 60_000);
+      const events: string[] = [];
+      await node.subscribePresence('room', (event) => events.push(`${event.type} ${event.member.clientId}`));
+      await other.join('room', { clientId: 'before' }, 60_000);
+      await waitUntil('the live join', () => events.length === 1);
+      assert.deepEqual(events, ['join before'], 'members present at subscribe time are not announced');
+
+      assert.equal(await killClientsNamed(admin, `${name}-subscriber`), 1);
+      await other.join('room', { clientId: 'during' }, 60_000);
+      await other.leave('room', 'leaves');
+      await waitUntil('the made-up join and leave after the resubscribe', () => events.length === 3);
+      assert.deepEqual(events.slice(1).sort(), ['join during', 'leave leaves']);
+
+      await other.join('room', { clientId: 'after' }, 60_000);
+      await other.leave('room', 'stays');
+      await waitUntil('live events again', () => events.length === 5);
+      assert.deepEqual(events.slice(3), ['join after', 'leave stays']);
+      assert.deepEqual((await node.members('room')).map((m) => m.clientId).sort(), ['after', 'before', 'during']);
+    });
+
     it('during a Redis outage calls fail fast with BROKER_UNAVAILABLE; afterwards subscriptions resume with onGap and nothing missed', async (t) => {
       const prefix = uniquePrefix('outage');
       const proxy = await TcpProxy.start(redisPort(), redisHost());

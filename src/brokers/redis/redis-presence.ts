@@ -2,50 +2,20 @@
 // (clientId → expiry time), so expired members are found by score. Every presence call first
 // expires what is due, with leave events over pub/sub; sweep() does the same for the channels this
 // node listens to, so the members of a node that died without leaving disappear with leave events.
+// Events lost in a pub/sub outage are made up from the members once it is over (presence-feed.ts).
 
 import type { BrokerSubscription, PresenceEvent } from '../../realtime/broker.js';
 import type { PresenceMember } from '../../realtime/envelope.js';
-import { ListenerSet } from '../../realtime/listener-set.js';
-import { FeedRegistry, type Feed } from './feed-registry.js';
+import { FeedRegistry } from './feed-registry.js';
 import { EXPIRE_SCRIPT, JOIN_SCRIPT, LEAVE_SCRIPT, MEMBERS_SCRIPT, type LuaScript } from './lua-scripts.js';
-import { decodeMember, decodePresenceEvent, encodeMember } from './redis-codec.js';
+import { PresenceFeed } from './presence-feed.js';
+import { decodeMember, encodeMember } from './redis-codec.js';
 import type { ChannelKeys } from './redis-keys.js';
 import type { RedisSubscriber } from './redis-subscriber.js';
 import type { ScriptArgument } from './run-script.js';
 
 /** Runs a script through the broker (closed check, readiness, BrokerError on failure). */
 export type ScriptCall = (script: LuaScript, keys: readonly string[], args: readonly ScriptArgument[]) => Promise<unknown>;
-
-class PresenceFeed implements Feed {
-  readonly listeners: ListenerSet<PresenceEvent>;
-
-  constructor(
-    private readonly channel: string,
-    private readonly onListenerError: (error: unknown) => void,
-  ) {
-    this.listeners = new ListenerSet(onListenerError);
-  }
-
-  get size(): number {
-    return this.listeners.size;
-  }
-
-  onMessage(payload: Buffer): void {
-    try {
-      this.listeners.emit(decodePresenceEvent(this.channel, payload));
-    } catch (error) {
-      this.onListenerError(error);
-    }
-  }
-
-  onResubscribed(): void {
-    // Events published while the connection was down are lost; members() stays the truth.
-  }
-
-  close(): void {
-    this.listeners.clear();
-  }
-}
 
 export class RedisPresence {
   private readonly feeds: FeedRegistry<PresenceFeed>;
@@ -56,7 +26,11 @@ export class RedisPresence {
     subscriber: RedisSubscriber,
     onListenerError: (error: unknown) => void,
   ) {
-    this.feeds = new FeedRegistry(subscriber, (channel) => keysOf(channel).presenceTopic, (channel) => new PresenceFeed(channel, onListenerError));
+    this.feeds = new FeedRegistry(
+      subscriber,
+      (channel) => keysOf(channel).presenceTopic,
+      (channel) => new PresenceFeed(channel, () => this.members(channel), onListenerError),
+    );
   }
 
   async join(channel: string, member: PresenceMember, ttlMs: number): Promise<void> {
