@@ -52,6 +52,8 @@ export class SocketDriver {
   private batch: OutputBatch | null = null;
   /** Application payload bytes not yet handed to the kernel (WHATWG bufferedAmount). */
   private unsentPayload = 0;
+  /** A wait for unsentPayload to fall to `bytes` (see whenUnsentAtMost). */
+  private lowWater: { bytes: number; callback: () => void } | null = null;
   private flushScheduled = false;
   /** At least socket.writableLength (see wouldExceed); unknown until first read. */
   private socketBacklogBound = Infinity;
@@ -117,6 +119,14 @@ export class SocketDriver {
   /** Application payload bytes queued by send() and broadcasts and not yet written to the socket. */
   get unsentPayloadBytes(): number {
     return this.unsentPayload;
+  }
+
+  /**
+   * Calls `callback` once, from the write completion that brings unsentPayloadBytes to `bytes` or
+   * below; never if the socket closes first. One wait at a time: a later call replaces it.
+   */
+  whenUnsentAtMost(bytes: number, callback: () => void): void {
+    this.lowWater = this.finished ? null : { bytes, callback };
   }
 
   /** Queues a message; false once the buffer is above the high-water mark (wait for drain). */
@@ -325,6 +335,12 @@ export class SocketDriver {
   /** The batch's bytes were handed to the kernel (internal, OutputBatch). */
   batchWritten(payloadBytes: number): void {
     this.unsentPayload -= payloadBytes;
+    const lowWater = this.lowWater;
+    // A destroyed socket fails its pending writes: those bytes were dropped, not sent.
+    if (lowWater !== null && this.unsentPayload <= lowWater.bytes && !this.socket.destroyed) {
+      this.lowWater = null;
+      lowWater.callback();
+    }
   }
 
   socketData(chunk: Buffer): void {
@@ -348,6 +364,7 @@ export class SocketDriver {
   socketClosed(): void {
     if (this.finished) return;
     this.finished = true;
+    this.lowWater = null;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     const connection = this.connection;
     connection.abort();

@@ -172,6 +172,21 @@ export class WebSocket extends LazyEventTarget implements DriverOwner {
     return driver.sendEncoded(prepared.chunks, prepared.payloadBytes);
   }
 
+  /**
+   * tidewire extension: calls `callback` once bufferedAmount is at most `bytes`, on the next tick if
+   * it already is. A finer signal than 'drain' (which only follows a send() that returned false),
+   * for a producer that paces itself, such as a replay of history. Not called if the connection
+   * closes first; a later call replaces an earlier wait.
+   */
+  whenBufferedAtMost(bytes: number, callback: () => void): void {
+    if (this.bufferedAmount <= bytes) {
+      process.nextTick(callback);
+      return;
+    }
+    // What the driver has not written is the part that drains; the rest (Blobs being read, sends after the close) does not.
+    this.driver?.whenUnsentAtMost(bytes - this.deferredBytes - this.discardedBytes, callback);
+  }
+
   ping(data: SendData = Buffer.alloc(0)): void {
     this.control('ping', data);
   }

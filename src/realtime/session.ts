@@ -337,16 +337,17 @@ export class Session {
   }
 
   /**
-   * Calls `resume` once there is room. Polled: the buffer drains in the socket layer, which has no
-   * event for "below half" (and frames of the current turn count until they are written).
+   * Calls `resume` once there is room: told by the transport when it can (a WebSocket's write
+   * completions), polled otherwise (long-polling: the buffer drains when a poll takes it).
    */
   private whenRoom(resume: () => void): void {
     const check = (): void => {
       if (this.closed) return;
       if (this.hasRoom()) resume();
+      else if (this.transport.whenBufferedAtMost !== undefined) this.transport.whenBufferedAtMost(this.env.maxOutboundBytes / 2, check);
       else setTimeout(check, ROOM_POLL_MS);
     };
-    setTimeout(check, ROOM_POLL_MS);
+    check();
   }
 
   // ---- end ----

@@ -25,6 +25,10 @@ export class WebSocketTransport implements TransportConnection {
     return this.ws.bufferedAmount;
   }
 
+  whenBufferedAtMost(bytes: number, callback: () => void): void {
+    this.ws.whenBufferedAtMost(bytes, callback);
+  }
+
   send(message: string | Uint8Array): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(message, { binary: typeof message !== 'string' });

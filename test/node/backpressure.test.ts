@@ -295,3 +295,55 @@ describe('write batching', () => {
     assert.ok(reads <= 5, `${reads} TCP reads for 1000 small messages sent in one tick`);
   });
 });
+
+describe('whenBufferedAtMost (a pacing signal finer than drain)', () => {
+  test('calls back once the client has read enough, not before, and once only', async (t) => {
+    const { port, wss } = await startServer(t, { limits: { highWaterMarkBytes: 256 * KIB } });
+    const connections = connectionsOf(wss);
+    const { raw, serverSide } = await slowPeer(t, port, connections);
+    const sent = await sendUntilBackpressure(serverSide);
+    const lowWater = 64 * KIB;
+    assert.ok(serverSide.bufferedAmount > lowWater, `bufferedAmount ${serverSide.bufferedAmount} is above ${lowWater}`);
+    const seen: number[] = [];
+    serverSide.whenBufferedAtMost(lowWater, () => seen.push(serverSide.bufferedAmount));
+    await turns(5);
+    assert.deepEqual(seen, [], 'not while the client reads nothing');
+
+    raw.resumeReading();
+    await within(
+      (async () => {
+        while (seen.length === 0) await turns(1);
+      })(),
+      'the low-water callback',
+    );
+    assert.ok(seen[0]! <= lowWater, `called at bufferedAmount ${seen[0]} <= ${lowWater}`);
+    await expectChunks(raw, sent);
+    await turns(3);
+    assert.equal(seen.length, 1, 'once');
+  });
+
+  test('calls back on the next tick when the buffer is already low enough', async (t) => {
+    const { port, wss } = await startServer(t);
+    const connections = connectionsOf(wss);
+    const { serverSide } = await slowPeer(t, port, connections);
+    let called = false;
+    serverSide.whenBufferedAtMost(0, () => (called = true));
+    assert.equal(called, false, 'not from inside the call');
+    await turns(1);
+    assert.equal(called, true);
+  });
+
+  test('does not call back when the connection closes first', async (t) => {
+    const { port, wss } = await startServer(t, { limits: { highWaterMarkBytes: 256 * KIB } });
+    const connections = connectionsOf(wss);
+    const { raw, serverSide } = await slowPeer(t, port, connections);
+    await sendUntilBackpressure(serverSide);
+    let called = false;
+    serverSide.whenBufferedAtMost(0, () => (called = true));
+    const closed = closeCodeOf(serverSide, 'server side closed');
+    raw.destroy();
+    await closed;
+    await turns(5);
+    assert.equal(called, false);
+  });
+});
