@@ -11,6 +11,7 @@ import { LimitExceededError, PeerError } from '../protocol/errors.js';
 import type { DeflateParams } from '../protocol/permessage-deflate.js';
 import { SyncZlibOutput, syncZlibSupported, writeSync, type ZlibStream } from './sync-zlib.js';
 import { spendSyncBudget, syncBudgetLeft } from './sync-zlib-budget.js';
+import { unwatchIdleContexts, watchIdleContexts, type IdleContextHolder } from './idle-zlib-contexts.js';
 import { zlibLimiter } from './work-limiter.js';
 
 /** RFC 7692 §7.2.1: the sender drops this tail of a sync flush; the receiver appends it back. */
@@ -42,9 +43,12 @@ type SyncInflateStep =
   | { kind: 'tooBig'; bytes: number }
   | { kind: 'continue'; rest: Buffer[]; head: Buffer };
 
-export class PerMessageDeflate {
+export class PerMessageDeflate implements IdleContextHolder {
   private inflater: zlib.InflateRaw | null = null;
   private deflater: zlib.DeflateRaw | null = null;
+  /** When a context that keeps nothing between messages finished its last one (-1: in use, or none). */
+  private inflaterIdleSince = -1;
+  private deflaterIdleSince = -1;
   /** Thread-pool work is queued or running on that context: synchronous calls must wait their turn. */
   private inflateBusy = false;
   private deflateBusy = false;
@@ -77,7 +81,7 @@ export class PerMessageDeflate {
     }
     switch (step.kind) {
       case 'done':
-        if (fin && this.peerResetsContext()) this.inflater!.reset();
+        if (fin && this.peerResetsContext()) this.inflaterDone();
         sink.inflateDone(null, step.data);
         return true;
       case 'tooBig':
@@ -134,13 +138,14 @@ export class PerMessageDeflate {
     } catch (error) {
       return done(error instanceof Error ? error : new Error(String(error)), EMPTY);
     }
-    if (this.ownResetsContext()) deflater.reset();
+    if (this.ownResetsContext()) this.deflaterDone();
     done(null, withoutTail(output.take()));
   }
 
   /** Frees both zlib contexts; pending work is dropped. */
   close(): void {
     this.closed = true;
+    unwatchIdleContexts(this);
     this.dropInflater();
     this.deflater?.close();
     this.deflater = null;
@@ -171,7 +176,7 @@ export class PerMessageDeflate {
         // The peer ended its deflate stream (BFINAL): the stream object is done, the next message
         // gets a fresh one. (Data after the final block in this frame is lost on this path.)
         if (streamEnded) this.dropInflater();
-        else if (fin && this.peerResetsContext()) inflater.reset();
+        else if (fin && this.peerResetsContext()) this.inflaterDone();
         sink.inflateDone(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
       };
       const onData = (chunk: Buffer): void => {
@@ -206,19 +211,49 @@ export class PerMessageDeflate {
         this.deflateBusy = false;
         release();
         if (this.closed) return done(closedError(), EMPTY);
-        if (this.ownResetsContext()) deflater.reset();
+        if (this.ownResetsContext()) this.deflaterDone();
         done(null, withoutTail(Buffer.concat(chunks)));
       });
     });
   }
 
+  /** zlib contexts this connection holds now (0-2). */
+  get heldContexts(): number {
+    return (this.inflater === null ? 0 : 1) + (this.deflater === null ? 0 : 1);
+  }
+
+  releaseIdleContexts(idleBefore: number): boolean {
+    if (this.inflaterIdleSince >= 0 && this.inflaterIdleSince <= idleBefore && !this.inflateBusy) this.dropInflater();
+    if (this.deflaterIdleSince >= 0 && this.deflaterIdleSince <= idleBefore && !this.deflateBusy) {
+      this.deflater?.close();
+      this.deflater = null;
+      this.deflaterIdleSince = -1;
+    }
+    return this.inflaterIdleSince < 0 && this.deflaterIdleSince < 0;
+  }
+
+  /** A message ended on an inflater the peer resets each message: reset it, and free it if it stays idle. */
+  private inflaterDone(): void {
+    this.inflater?.reset();
+    this.inflaterIdleSince = performance.now();
+    watchIdleContexts(this);
+  }
+
+  private deflaterDone(): void {
+    this.deflater?.reset();
+    this.deflaterIdleSince = performance.now();
+    watchIdleContexts(this);
+  }
+
   private ensureInflater(): zlib.InflateRaw {
+    this.inflaterIdleSince = -1;
     return (this.inflater ??= quiet(zlib.createInflateRaw({
       windowBits: this.isServer ? this.params.clientMaxWindowBits : this.params.serverMaxWindowBits,
     })));
   }
 
   private ensureDeflater(): zlib.DeflateRaw {
+    this.deflaterIdleSince = -1;
     return (this.deflater ??= quiet(zlib.createDeflateRaw({
       windowBits: this.isServer ? this.params.serverMaxWindowBits : this.params.clientMaxWindowBits,
       level: this.tuning.level ?? zlib.constants.Z_DEFAULT_COMPRESSION,
@@ -229,6 +264,7 @@ export class PerMessageDeflate {
   private dropInflater(): void {
     this.inflater?.close();
     this.inflater = null;
+    this.inflaterIdleSince = -1;
   }
 
   /** The peer compresses without context takeover, so our inflater starts afresh each message. */
