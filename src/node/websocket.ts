@@ -180,7 +180,7 @@ export class WebSocket extends LazyEventTarget implements DriverOwner {
    */
   whenBufferedAtMost(bytes: number, callback: () => void): void {
     if (this.bufferedAmount <= bytes) {
-      process.nextTick(callback);
+      process.nextTick(() => this.readyState !== ReadyState.CLOSED && callback());
       return;
     }
     // What the driver has not written is the part that drains; the rest (Blobs being read, sends after the close) does not.
