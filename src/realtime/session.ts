@@ -338,7 +338,7 @@ export class Session {
 
   /**
    * Calls `resume` once there is room: told by the transport when it can (a WebSocket's write
-   * completions), polled otherwise (long-polling: the buffer drains when a poll takes it).
+   * completions), polled for a transport without that signal.
    */
   private whenRoom(resume: () => void): void {
     const check = (): void => {
