@@ -24,8 +24,6 @@ type PubFrame = Extract<ClientFrame, { t: 'pub' }>;
 
 /** What is being sent, for the outbound bound. */
 const Outbound = { PUBLICATION: 'publication', VOLATILE: 'volatile', OTHER: 'other' } as const;
-/** How often a paced replay looks whether the connection has room again. */
-const ROOM_POLL_MS = 5;
 type Outbound = (typeof Outbound)[keyof typeof Outbound];
 
 /** Per-session bounds (every queue has an owner, a bound and an overflow policy). */
@@ -336,16 +334,12 @@ export class Session {
     return this.transport.bufferedAmount <= this.env.maxOutboundBytes / 2;
   }
 
-  /**
-   * Calls `resume` once there is room: told by the transport when it can (a WebSocket's write
-   * completions), polled for a transport without that signal.
-   */
+  /** Calls `resume` once there is room, as the transport reports its buffer draining. */
   private whenRoom(resume: () => void): void {
     const check = (): void => {
       if (this.closed) return;
       if (this.hasRoom()) resume();
-      else if (this.transport.whenBufferedAtMost !== undefined) this.transport.whenBufferedAtMost(this.env.maxOutboundBytes / 2, check);
-      else setTimeout(check, ROOM_POLL_MS);
+      else this.transport.whenBufferedAtMost(this.env.maxOutboundBytes / 2, check);
     };
     check();
   }

@@ -22,10 +22,10 @@ export interface TransportConnection {
   /** Bytes accepted by send() and not yet handed to the network: the slow-consumer measure. */
   readonly bufferedAmount: number;
   /**
-   * Optional: calls `callback` once bufferedAmount is at most `bytes` (never after the connection
-   * closed; a later call replaces an earlier wait). Without it the server core polls.
+   * Calls `callback` once bufferedAmount is at most `bytes` (never after the connection closed; a
+   * later call replaces an earlier wait): what paces a replay.
    */
-  whenBufferedAtMost?(bytes: number, callback: () => void): void;
+  whenBufferedAtMost(bytes: number, callback: () => void): void;
   close(code: number, reason: string): void;
   /** Set by the server core. */
   onMessage: ((message: string | Uint8Array) => void) | null;

@@ -3,8 +3,7 @@
 
 import type { WebSocket } from '../node/websocket.js';
 import type { TransportConnection } from './transport.js';
-import { prepareMessage, type PreparedMessage } from '../node/prepared-message.js';
-import { prepareMessages } from './prepared-messages.js';
+import { prepareMessage, prepareMessages, type PreparedMessage } from '../node/prepared-message.js';
 
 const PREPARED_KEY = 'websocket.prepared';
 
