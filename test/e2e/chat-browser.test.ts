@@ -3,14 +3,15 @@
 // controls, page B directly. Both chat in one room; the test cuts A's connection, both write during
 // the cut (A's messages show as pending), A reconnects, and at the end both pages show every
 // message exactly once, in the same order, and A's messages are marked delivered. A second test
-// floods the room past its history during a cut: the page says so and reloads the history.
+// floods the room past its history during a cut: the page says so and reloads the history. A third
+// takes the browser offline and back: the page reconnects at once, not when its backoff is due.
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, requireChromium } from '../helpers/chromium.js';
 import { CHAT_HISTORY_SIZE } from '../../src/cli/chat-realtime.js';
@@ -91,24 +92,47 @@ async function say(page: Page, text: string): Promise<void> {
   await input.press('Enter');
 }
 
-test('chat page: two browsers chat through a cut of one connection; nothing sent during the cut is lost or doubled', async (t) => {
+interface ChatScenario {
+  server: DemoServer;
+  /** Between page A and the server's /realtime, for cutting A off. */
+  proxy: TcpProxy;
+  browser: Browser;
+  outDir: string;
+  /** The pages to screenshot if the test fails, by name. */
+  pages: Record<string, Page>;
+  pageErrors: string[];
+}
+
+/** Runs `scenario` against a demo server, a proxy to it and Chromium; on a failure, screenshots of the pages; closes all. */
+async function chatScenario(t: TestContext, scenario: (setup: ChatScenario) => Promise<void>): Promise<void> {
   if (!(await requireChromium(t))) return;
   assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run \`npm run build\` first`);
-
   const outDir = mkdtempSync(join(tmpdir(), 'tidewire-chat-e2e-'));
+  const pages: Record<string, Page> = {};
+  const pageErrors: string[] = [];
   let server: DemoServer | undefined;
   let proxy: TcpProxy | undefined;
   let browser: Browser | undefined;
-  const pageErrors: string[] = [];
-  let pages: Record<string, Page> = {};
   try {
     server = await startDemoServer({ port: 0 });
     proxy = await TcpProxy.start(Number(new URL(server.url).port));
     browser = await launchChromium();
+    await scenario({ server, proxy, browser, outDir, pages, pageErrors });
+  } catch (error) {
+    await screenshotsOnFailure(t, outDir, pages, pageErrors);
+    throw error;
+  } finally {
+    await browser?.close();
+    await proxy?.close();
+    await server?.close();
+  }
+}
 
+test('chat page: two browsers chat through a cut of one connection; nothing sent during the cut is lost or doubled', (t) =>
+  chatScenario(t, async ({ server, proxy, browser, outDir, pages, pageErrors }) => {
     // Two contexts: two separate browsers as far as storage goes.
     const open = async (name: string, realtime?: string): Promise<Page> => {
-      const context = await browser!.newContext({ viewport: { width: 1200, height: 760 } });
+      const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
       const page = await context.newPage();
       page.on('pageerror', (error) => pageErrors.push(`${name}: ${error.message}`));
       page.on('console', (message) => {
@@ -116,12 +140,12 @@ test('chat page: two browsers chat through a cut of one connection; nothing sent
         if (message.type() === 'error' && !message.text().includes('WebSocket connection to')) pageErrors.push(`${name} console: ${message.text()}`);
       });
       const query = new URLSearchParams({ name, room: ROOM, ...(realtime !== undefined ? { realtime } : {}) });
-      await page.goto(`${server!.url}/chat.html?${query.toString()}`);
+      await page.goto(`${server.url}/chat.html?${query.toString()}`);
       return page;
     };
     const pageA = await open('alice', `ws://127.0.0.1:${proxy.port}/realtime`);
     const pageB = await open('bob');
-    pages = { a: pageA, b: pageB };
+    Object.assign(pages, { a: pageA, b: pageB });
 
     for (const page of [pageA, pageB]) {
       await waitForBadge(page, 'connected');
@@ -207,98 +231,63 @@ test('chat page: two browsers chat through a cut of one connection; nothing sent
     if (process.env.CHAT_E2E_SHOT_B) await pageB.screenshot({ path: join(outDir, 'chat-page-b.png') });
     t.diagnostic(`badge of page A: ${badgeLog.join(' → ')}; proxy ${JSON.stringify(proxy.stats)}`);
     assert.deepEqual(pageErrors, [], 'no script errors on the pages');
-  } catch (error) {
-    await screenshotsOnFailure(t, outDir, pages, pageErrors);
-    throw error;
-  } finally {
-    await browser?.close();
-    await proxy?.close();
-    await server?.close();
-  }
-});
+  }));
 
-test('chat page: after a cut longer than the room history, the page says so and reloads the history', async (t) => {
-  if (!(await requireChromium(t))) return;
-  assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run \`npm run build\` first`);
+test('chat page: after a cut longer than the room history, the page says so and reloads the history', (t) =>
+  chatScenario(t, async ({ server, proxy, browser, pages }) => {
+    const writers: RealtimeClient[] = [];
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1200, height: 760 } })).newPage();
+      pages.a = page;
+      const query = new URLSearchParams({ name: 'alice', room: 'flood', realtime: `ws://127.0.0.1:${proxy.port}/realtime` });
+      await page.goto(`${server.url}/chat.html?${query.toString()}`);
+      await waitForBadge(page, 'connected');
+      await page.locator('.composer input[name="text"]:not([disabled])').waitFor({ timeout: WAIT_MS });
+      await say(page, 'alice: before');
+      await waitForMessages(page, ['alice: before']);
 
-  let server: DemoServer | undefined;
-  let proxy: TcpProxy | undefined;
-  let browser: Browser | undefined;
-  const writers: RealtimeClient[] = [];
-  const outDir = mkdtempSync(join(tmpdir(), 'tidewire-chat-e2e-'));
-  let pages: Record<string, Page> = {};
-  try {
-    server = await startDemoServer({ port: 0 });
-    proxy = await TcpProxy.start(Number(new URL(server.url).port));
-    browser = await launchChromium();
-    const page = await (await browser.newContext({ viewport: { width: 1200, height: 760 } })).newPage();
-    pages = { a: page };
-    const query = new URLSearchParams({ name: 'alice', room: 'flood', realtime: `ws://127.0.0.1:${proxy.port}/realtime` });
-    await page.goto(`${server.url}/chat.html?${query.toString()}`);
-    await waitForBadge(page, 'connected');
-    await page.locator('.composer input[name="text"]:not([disabled])').waitFor({ timeout: WAIT_MS });
-    await say(page, 'alice: before');
-    await waitForMessages(page, ['alice: before']);
+      proxy.cut();
+      await waitForBadge(page, 'disconnected');
+      await say(page, 'alice: during');
+      // More messages than the room keeps, from three writers (each stays within its rate limit).
+      const flood = CHAT_HISTORY_SIZE + 30;
+      const wsUrl = `${server.url.replace(/^http:/, 'ws:')}/realtime`;
+      const names = ['carol', 'dave', 'erin'];
+      for (const name of names) writers.push(new RealtimeClient(wsUrl, { WebSocket, token: name }));
+      await Promise.all(
+        writers.map(async (writer, index) => {
+          const name = names[index]!;
+          for (let n = index; n < flood; n += writers.length) {
+            await writer.publish('room:flood', { id: `flood${n}`, from: name, text: `${name}: flood ${n}`, at: Date.now() });
+          }
+        }),
+      );
+      proxy.restore();
 
-    proxy.cut();
-    await waitForBadge(page, 'disconnected');
-    await say(page, 'alice: during');
-    // More messages than the room keeps, from three writers (each stays within its rate limit).
-    const flood = CHAT_HISTORY_SIZE + 30;
-    const wsUrl = `${server.url.replace(/^http:/, 'ws:')}/realtime`;
-    const names = ['carol', 'dave', 'erin'];
-    for (const name of names) writers.push(new RealtimeClient(wsUrl, { WebSocket, token: name }));
-    await Promise.all(
-      writers.map(async (writer, index) => {
-        const name = names[index]!;
-        for (let n = index; n < flood; n += writers.length) {
-          await writer.publish('room:flood', { id: `flood${n}`, from: name, text: `${name}: flood ${n}`, at: Date.now() });
-        }
-      }),
-    );
-    proxy.restore();
+      await waitForBadge(page, 'connected', RECONNECT_WAIT_MS);
+      await page.locator('.banner:not([hidden])').waitFor({ timeout: WAIT_MS });
+      assert.match((await page.locator('.banner-text').textContent()) ?? '', /could not be recovered/);
+      await waitForMessages(page, [`${names[(flood - 1) % names.length]!}: flood ${flood - 1}`, 'alice: during']);
+      await page.waitForFunction(() => document.querySelector('.messages .start')?.textContent?.includes('not shown') === true, null, { timeout: WAIT_MS });
 
-    await waitForBadge(page, 'connected', RECONNECT_WAIT_MS);
-    await page.locator('.banner:not([hidden])').waitFor({ timeout: WAIT_MS });
-    assert.match((await page.locator('.banner-text').textContent()) ?? '', /could not be recovered/);
-    await waitForMessages(page, [`${names[(flood - 1) % names.length]!}: flood ${flood - 1}`, 'alice: during']);
-    await page.waitForFunction(() => document.querySelector('.messages .start')?.textContent?.includes('not shown') === true, null, { timeout: WAIT_MS });
+      const shown = await shownMessages(page);
+      const offsets = shown.map((message) => Number(message.offset));
+      assert.deepEqual(offsets, offsets.slice().sort((a, b) => a - b), 'in channel order');
+      assert.equal(new Set(offsets).size, offsets.length, 'one entry per offset');
+      assert.equal(new Set(shown.map((message) => message.text)).size, shown.length, 'each message once');
+      assert.ok(shown.length >= 50 && shown.length <= 52, `the last 50 of the history and what came after (${shown.length})`);
+      assert.ok(!shown.some((message) => message.text === 'alice: before'), 'what history lost is not shown');
+      assert.equal(shown.find((message) => message.text === 'alice: during')?.status, 'delivered');
+    } finally {
+      for (const writer of writers) writer.close();
+    }
+  }));
 
-    const shown = await shownMessages(page);
-    const offsets = shown.map((message) => Number(message.offset));
-    assert.deepEqual(offsets, offsets.slice().sort((a, b) => a - b), 'in channel order');
-    assert.equal(new Set(offsets).size, offsets.length, 'one entry per offset');
-    assert.equal(new Set(shown.map((message) => message.text)).size, shown.length, 'each message once');
-    assert.ok(shown.length >= 50 && shown.length <= 52, `the last 50 of the history and what came after (${shown.length})`);
-    assert.ok(!shown.some((message) => message.text === 'alice: before'), 'what history lost is not shown');
-    assert.equal(shown.find((message) => message.text === 'alice: during')?.status, 'delivered');
-  } catch (error) {
-    await screenshotsOnFailure(t, outDir, pages, []);
-    throw error;
-  } finally {
-    for (const writer of writers) writer.close();
-    await browser?.close();
-    await proxy?.close();
-    await server?.close();
-  }
-});
-
-test('chat page: when the browser is back online it reconnects at once, not when its backoff says', async (t) => {
-  if (!(await requireChromium(t))) return;
-  assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run \`npm run build\` first`);
-
-  let server: DemoServer | undefined;
-  let proxy: TcpProxy | undefined;
-  let browser: Browser | undefined;
-  const outDir = mkdtempSync(join(tmpdir(), 'tidewire-chat-e2e-'));
-  let pages: Record<string, Page> = {};
-  try {
-    server = await startDemoServer({ port: 0 });
-    proxy = await TcpProxy.start(Number(new URL(server.url).port));
-    browser = await launchChromium();
+test('chat page: when the browser is back online it reconnects at once, not when its backoff says', (t) =>
+  chatScenario(t, async ({ server, proxy, browser, pages }) => {
     const context = await browser.newContext({ viewport: { width: 1200, height: 760 } });
     const page = await context.newPage();
-    pages = { a: page };
+    pages.a = page;
     const query = new URLSearchParams({ name: 'alice', room: 'online', realtime: `ws://127.0.0.1:${proxy.port}/realtime` });
     await page.goto(`${server.url}/chat.html?${query.toString()}`);
     await waitForBadge(page, 'connected');
@@ -328,12 +317,4 @@ test('chat page: when the browser is back online it reconnects at once, not when
     await page.locator('.composer input[name="text"]:not([disabled])').waitFor({ timeout: WAIT_MS });
     await say(page, 'alice: back');
     await waitForMessages(page, ['alice: back']);
-  } catch (error) {
-    await screenshotsOnFailure(t, outDir, pages, []);
-    throw error;
-  } finally {
-    await browser?.close();
-    await proxy?.close();
-    await server?.close();
-  }
-});
+  }));
