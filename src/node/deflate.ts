@@ -147,8 +147,7 @@ export class PerMessageDeflate implements IdleContextHolder {
     this.closed = true;
     unwatchIdleContexts(this);
     this.dropInflater();
-    this.deflater?.close();
-    this.deflater = null;
+    this.dropDeflater();
   }
 
   /** Inflates `inputs` in the thread pool; `head` is output already produced for this frame. */
@@ -224,11 +223,7 @@ export class PerMessageDeflate implements IdleContextHolder {
 
   releaseIdleContexts(idleBefore: number): boolean {
     if (this.inflaterIdleSince >= 0 && this.inflaterIdleSince <= idleBefore && !this.inflateBusy) this.dropInflater();
-    if (this.deflaterIdleSince >= 0 && this.deflaterIdleSince <= idleBefore && !this.deflateBusy) {
-      this.deflater?.close();
-      this.deflater = null;
-      this.deflaterIdleSince = -1;
-    }
+    if (this.deflaterIdleSince >= 0 && this.deflaterIdleSince <= idleBefore && !this.deflateBusy) this.dropDeflater();
     return this.inflaterIdleSince < 0 && this.deflaterIdleSince < 0;
   }
 
@@ -265,6 +260,12 @@ export class PerMessageDeflate implements IdleContextHolder {
     this.inflater?.close();
     this.inflater = null;
     this.inflaterIdleSince = -1;
+  }
+
+  private dropDeflater(): void {
+    this.deflater?.close();
+    this.deflater = null;
+    this.deflaterIdleSince = -1;
   }
 
   /** The peer compresses without context takeover, so our inflater starts afresh each message. */

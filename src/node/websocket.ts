@@ -179,6 +179,8 @@ export class WebSocket extends LazyEventTarget implements DriverOwner {
    * closes first; a later call replaces an earlier wait.
    */
   whenBufferedAtMost(bytes: number, callback: () => void): void {
+    if (typeof bytes !== 'number' || !(bytes >= 0)) throw new RangeError(`whenBufferedAtMost: bytes must be a number >= 0, got ${String(bytes)}`);
+    if (typeof callback !== 'function') throw new TypeError('whenBufferedAtMost: callback must be a function');
     if (this.bufferedAmount <= bytes) {
       process.nextTick(() => this.readyState !== ReadyState.CLOSED && callback());
       return;

@@ -4,7 +4,7 @@
 // often (echo 4 KiB spent ~15 % of its time in GC). Reusing the buffers removes that churn.
 
 /** The size of every pooled buffer: Node reads at most 64 KiB at a time, so one read's replies fit. */
-export const POOLED_BUFFER_BYTES = 64 * 1024;
+const POOLED_BUFFER_BYTES = 64 * 1024;
 /** Idle buffers kept for reuse (2 MiB); more are left to the GC. */
 const MAX_IDLE_BUFFERS = 32;
 

@@ -322,10 +322,13 @@ describe('whenBufferedAtMost (a pacing signal finer than drain)', () => {
     assert.equal(seen.length, 1, 'once');
   });
 
-  test('calls back on the next tick when the buffer is already low enough', async (t) => {
+  test('calls back on the next tick when the buffer is already low enough; refuses a bad level or callback', async (t) => {
     const { port, wss } = await startServer(t);
     const connections = connectionsOf(wss);
     const { serverSide } = await slowPeer(t, port, connections);
+    assert.throws(() => serverSide.whenBufferedAtMost(Number.NaN, () => {}), RangeError);
+    assert.throws(() => serverSide.whenBufferedAtMost(-1, () => {}), RangeError);
+    assert.throws(() => serverSide.whenBufferedAtMost(0, 'later' as unknown as () => void), TypeError);
     let called = false;
     serverSide.whenBufferedAtMost(0, () => (called = true));
     assert.equal(called, false, 'not from inside the call');
